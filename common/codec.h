@@ -1,0 +1,30 @@
+/* codec.h - base64, hex and SHA-256 (mbedtls). */
+#ifndef NAVE_CODEC_H
+#define NAVE_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_LEN 32
+#define SHA256_HEX_LEN 64
+
+/* Standard base64 with padding. Returns a NUL-terminated string the caller frees. */
+char *base64_encode(const void *data, size_t len);
+/* Decode standard base64 (padding required; whitespace/newlines ignored, as in
+ * PEM and kubeconfig -data fields). Returns 0 or -EINVAL. *ret_data is
+ * NUL-terminated (not counted in *ret_len); caller frees with free(). */
+int base64_decode(const char *s, size_t slen, uint8_t **ret_data, size_t *ret_len);
+/* Lowercase hex of len bytes into out (2*len+1 bytes). Returns out. */
+char *hex_encode(const void *data, size_t len, char *out);
+/* Decode hex (either case) of exactly 2*outlen digits. Returns 0 or -EINVAL. */
+int hex_decode(const char *s, uint8_t *out, size_t outlen);
+/* SHA-256 of data. */
+void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
+/* SHA-256 as lowercase hex into out[SHA256_HEX_LEN + 1]. Returns out. */
+char *sha256_hex(const void *data, size_t len, char *out);
+/* Constant-time comparison of n bytes: 0 when equal. */
+int memcmp_const(const void *a, const void *b, size_t n);
+/* Fill out with n cryptographically random bytes (getrandom). Returns 0 or -errno. */
+int random_bytes(void *out, size_t n);
+
+#endif
