@@ -28,7 +28,9 @@ void errbuf_prefix(struct errbuf *e, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s%s%s", prefix, old[0] ? ": " : "", old);
+	/* Truncation is accepted: the message is for people and stays terminated. */
+	if (snprintf(e->msg, sizeof(e->msg), "%s%s%s", prefix, old[0] ? ": " : "", old) < 0)
+		e->msg[0] = '\0';
 }
 
 void errbuf_clear(struct errbuf *e)
