@@ -1,0 +1,92 @@
+/* httpd.h - the HTTPS (and websocket) server both daemons and nave-kubesim use.
+ *
+ * Built on libwebsockets 4.1.6 running on the caller's libuv loop (the one
+ * loop of the process, shared with libcurl). One struct httpd is one listening
+ * port (a vhost); several may share a loop. It handles what lws makes hard
+ * (see ../shared/reference/libraries.md): HTTP/1.1 only (ALPN), request bodies
+ * accumulated up to a cap before the handler runs, optional client
+ * certificates verified against a CA (a foreign CA's certificate fails the
+ * handshake), long-lived chunked responses with no idle timeout and a bounded
+ * write queue, and a clean Status-like 4xx for what never reaches a handler
+ * (oversized body: 413; chunked request body: 411).
+ *
+ * A request is handed to the handler once, complete. The handler answers it
+ * exactly once, now or later (with httpd_respond*), or starts a stream. The
+ * struct httpd_req stays valid until the answer is written or, for streams,
+ * until httpd_stream_end or the close callback has run.
+ */
+#ifndef NAVE_HTTPD_H
+#define NAVE_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct httpd;
+struct httpd_req;
+
+typedef void (*httpd_handler_fn)(struct httpd_req *req, void *userdata);
+/* Called once when a streaming response's client goes away or the server shuts
+ * down; after it returns the request is gone. */
+typedef void (*httpd_close_fn)(struct httpd_req *req, void *data);
+
+struct httpd_config {
+	const char *listen_addr;    /* "127.0.0.1"; NULL means all interfaces */
+	int port;                   /* 0 picks a free port: see httpd_port() */
+	const char *cert_path;      /* PEM serving certificate; NULL with key_path NULL: plain HTTP */
+	const char *key_path;       /* PEM private key */
+	const char *client_ca_path; /* if set, client certificates are requested and verified
+				       against it; clients without one still connect */
+	size_t max_body;            /* request body cap; 0 means 3 MiB */
+	size_t max_stream_queue;    /* bytes queued per stream before httpd_stream_write
+				       refuses; 0 means 4 MiB */
+	httpd_handler_fn handler;
+	void *userdata;
+};
+
+/* Start listening on loop. Returns 0, or -EADDRINUSE / -EINVAL / -EIO with a
+ * log line saying why. Free with httpd_free(). */
+int httpd_new(uv_loop_t *loop, const struct httpd_config *cfg, struct httpd **ret_httpd);
+/* Close the listener and every connection (stream close callbacks run).
+ * Accepts NULL; returns NULL. The loop must run afterwards to finish closing. */
+struct httpd *httpd_free(struct httpd *h);
+/* The bound port (useful after port 0). */
+int httpd_port(const struct httpd *h);
+
+/* Request accessors; strings are borrowed, valid as long as req. */
+const char *httpd_req_method(const struct httpd_req *req); /* "GET", "PATCH", ... */
+const char *httpd_req_path(const struct httpd_req *req);   /* decoded path, no query */
+const char *httpd_req_query(const struct httpd_req *req);  /* raw query after '?', "" if none */
+/* The URL-decoded value of query parameter name, or NULL. */
+const char *httpd_req_arg(const struct httpd_req *req, const char *name);
+/* A request header by lowercase name ("content-type", "authorization",
+ * "accept"), or NULL. */
+const char *httpd_req_header(const struct httpd_req *req, const char *name);
+const char *httpd_req_body(const struct httpd_req *req, size_t *ret_len); /* NUL-terminated */
+/* The verified client certificate's CN (and serial, lowercase hex), or NULL
+ * when the client presented none. */
+const char *httpd_req_peer_cn(const struct httpd_req *req);
+const char *httpd_req_peer_serial(const struct httpd_req *req);
+/* Remote address as text. */
+const char *httpd_req_peer_addr(const struct httpd_req *req);
+
+/* Answer with a whole body (copied). content_type may be NULL for none. */
+void httpd_respond(struct httpd_req *req, int status, const char *content_type,
+		   const char *body, size_t len);
+/* Add a response header before answering ("Retry-After", "5"). At most 16. */
+void httpd_add_header(struct httpd_req *req, const char *name, const char *value);
+
+/* Start a chunked streaming response (watch). on_close is called when the
+ * client goes away; after httpd_stream_end it is not. */
+int httpd_stream_start(struct httpd_req *req, int status, const char *content_type,
+		       httpd_close_fn on_close, void *data);
+/* Queue one chunk (copied) and flush it as soon as the socket allows.
+ * Returns 0, or -ENOBUFS when the stream's queue is over its cap (the caller
+ * should end the stream: a slow reader must not cost unbounded memory). */
+int httpd_stream_write(struct httpd_req *req, const char *data, size_t len);
+/* Finish the stream after the queued chunks are written. */
+void httpd_stream_end(struct httpd_req *req);
+
+#endif
