@@ -64,13 +64,19 @@ char *xvasprintf(const char *fmt, va_list ap)
 	int n;
 	char *s;
 
+	char probe[256];
+
+	/* Measure with a real buffer: gcc's -Wformat-truncation rejects a NULL one. */
 	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
+	n = vsnprintf(probe, sizeof(probe), fmt, aq);
 	va_end(aq);
 	if (n < 0)
 		oom(0);
 	s = xmalloc((size_t)n + 1);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	if ((size_t)n < sizeof(probe))
+		memcpy(s, probe, (size_t)n + 1);
+	else
+		vsnprintf(s, (size_t)n + 1, fmt, ap);
 	return s;
 }
 

@@ -27,6 +27,14 @@
 struct httpd;
 struct httpd_req;
 
+/* Caps on what a client may send (beyond max_body) and on what handlers add. */
+#define HTTPD_HEADER_MAX 16384       /* request line plus headers; larger requests are dropped */
+#define HTTPD_ARGS_MAX 128           /* query parameters kept per request; more: 400 */
+#define HTTPD_EXTRA_HEADERS_MAX 16   /* httpd_add_header calls per answer; more are dropped */
+#define HTTPD_EXTRA_HEADER_LEN 1024  /* name + value of one added header; longer are dropped */
+#define HTTPD_KEEPALIVE_SECS 120     /* an idle keep-alive connection is closed after this */
+#define HTTPD_TIMEOUT_SECS 30        /* a request body must keep arriving within this */
+
 typedef void (*httpd_handler_fn)(struct httpd_req *req, void *userdata);
 /* Called once when a streaming response's client goes away or the server shuts
  * down; after it returns the request is gone. */
@@ -50,15 +58,24 @@ struct httpd_config {
  * log line saying why. Free with httpd_free(). */
 int httpd_new(uv_loop_t *loop, const struct httpd_config *cfg, struct httpd **ret_httpd);
 /* Close the listener and every connection (stream close callbacks run).
- * Accepts NULL; returns NULL. The loop must run afterwards to finish closing. */
+ * Accepts NULL; returns NULL. The loop must run afterwards to finish closing.
+ * Call it from the loop, not from inside a handler or close callback (defer
+ * with a uv callback). A request whose answer is still pending stays valid:
+ * its late answer is dropped. */
 struct httpd *httpd_free(struct httpd *h);
 /* The bound port (useful after port 0). */
 int httpd_port(const struct httpd *h);
 
-/* Request accessors; strings are borrowed, valid as long as req. */
+/* Request accessors; strings are borrowed, valid as long as req.
+ * httpd_req_header finds the standard headers lws knows at any time; other
+ * (custom) headers are looked up in lws's header table, which is released
+ * when a stream starts: read custom headers before httpd_stream_start. */
 const char *httpd_req_method(const struct httpd_req *req); /* "GET", "PATCH", ... */
 const char *httpd_req_path(const struct httpd_req *req);   /* decoded path, no query */
-const char *httpd_req_query(const struct httpd_req *req);  /* raw query after '?', "" if none */
+const char *httpd_req_query(const struct httpd_req *req);  /* query after '?', "" if none: lws
+							       decodes it, so this is the decoded
+							       arguments re-encoded (same meaning,
+							       not always the same bytes) */
 /* The URL-decoded value of query parameter name, or NULL. */
 const char *httpd_req_arg(const struct httpd_req *req, const char *name);
 /* A request header by lowercase name ("content-type", "authorization",
@@ -71,6 +88,9 @@ const char *httpd_req_peer_cn(const struct httpd_req *req);
 const char *httpd_req_peer_serial(const struct httpd_req *req);
 /* Remote address as text. */
 const char *httpd_req_peer_addr(const struct httpd_req *req);
+/* Whether the client is still connected (a deferred answer to a request
+ * whose client has gone is accepted and dropped). */
+bool httpd_req_connected(const struct httpd_req *req);
 
 /* Answer with a whole body (copied). content_type may be NULL for none. */
 void httpd_respond(struct httpd_req *req, int status, const char *content_type,
@@ -79,7 +99,9 @@ void httpd_respond(struct httpd_req *req, int status, const char *content_type,
 void httpd_add_header(struct httpd_req *req, const char *name, const char *value);
 
 /* Start a chunked streaming response (watch). on_close is called when the
- * client goes away; after httpd_stream_end it is not. */
+ * client goes away; after httpd_stream_end it is not. The stream has no idle
+ * timeout. Returns 0; -EINVAL when req was already answered; -ENOTCONN when
+ * the client has gone already (req is then finished: do not use it again). */
 int httpd_stream_start(struct httpd_req *req, int status, const char *content_type,
 		       httpd_close_fn on_close, void *data);
 /* Queue one chunk (copied) and flush it as soon as the socket allows.
@@ -88,5 +110,7 @@ int httpd_stream_start(struct httpd_req *req, int status, const char *content_ty
 int httpd_stream_write(struct httpd_req *req, const char *data, size_t len);
 /* Finish the stream after the queued chunks are written. */
 void httpd_stream_end(struct httpd_req *req);
+/* Bytes queued on a stream and not yet written to the socket. */
+size_t httpd_stream_queued(const struct httpd_req *req);
 
 #endif

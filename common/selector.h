@@ -9,6 +9,10 @@
  *
  * Field selectors: "metadata.name=x,metadata.namespace!=y" (=, ==, !=) over
  * any dotted path of the object whose value is a string, number or bool.
+ *
+ * Limits: a selector string is at most 4096 bytes with at most 100
+ * requirements (or terms), each with at most 100 values; past them parsing
+ * fails with -E2BIG and a message.
  */
 #ifndef NAVE_SELECTOR_H
 #define NAVE_SELECTOR_H
@@ -33,6 +37,19 @@ bool label_selector_matches(const struct label_selector *sel, const json_t *labe
 bool label_selector_empty(const struct label_selector *sel);
 /* Destroy; accepts NULL; returns NULL. */
 struct label_selector *label_selector_free(struct label_selector *sel);
+/* The canonical string form ("a=b,c in (x,y),!d"), which label_selector_parse
+ * reads back to an equivalent selector; "" for match-all. Caller frees with free(). */
+char *label_selector_format(const struct label_selector *sel);
+
+/* Validate a label key as a qualified name ("example.com/name", name <= 63
+ * characters, prefix a DNS-1123 subdomain <= 253). -EINVAL; the message names the key. */
+int label_key_validate(const char *key, struct errbuf *err);
+/* Validate a label value (empty, or <= 63 of [-_.A-Za-z0-9] with alphanumeric
+ * ends). -EINVAL; the message names the key and value. */
+int label_value_validate(const char *key, const char *value, struct errbuf *err);
+/* Validate a whole metadata.labels object (NULL or null is fine): string
+ * values, valid keys and values. The caller prefixes the field ("metadata.labels"). */
+int labels_validate(const json_t *labels, struct errbuf *err);
 
 int field_selector_parse(const char *s, struct errbuf *err, struct field_selector **ret_sel);
 /* Whether obj (a whole Kubernetes object) matches. */
