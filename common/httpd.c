@@ -30,6 +30,18 @@
  *   HTTPD_WRITE_CHUNK per callback through a scratch buffer with LWS_PRE
  *   headroom (given more, lws sends its packet size and copies the rest).
  *   A stream's queue is capped (httpd_stream_write returns -ENOBUFS).
+ * - Waiting connections: while a request waits for its answer, or streams,
+ *   lws 4.1.6 does not read the socket (state DOING_TRANSACTION) yet leaves
+ *   it in the libuv poll set, so a client that closes (or sends anything)
+ *   makes the loop spin at 100 % CPU until the next write, and a gone
+ *   client is not noticed. (lws_rx_flow_control cannot help: a
+ *   flow-controlled h1 connection gets no WRITEABLE either.) So from
+ *   dispatch to the end of the answer the socket is also in a private epoll
+ *   set (EPOLLIN | EPOLLRDHUP) whose fd sits on the uv loop: input or a
+ *   hang-up then closes the connection within a loop iteration or two. That
+ *   refuses pipelining during an answer and a client that half-closes while
+ *   it waits; the HTTP clients in use here (curl, client-go, Python) do
+ *   neither.
  * - Timeouts: lws arms a 5 s (here HTTPD_TIMEOUT_SECS) timeout per request
  *   that writing does not reset; it is cleared when the request reaches the
  *   handler, so slow answers and streams live as long as needed.
@@ -52,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,8 +113,11 @@ struct httpd {
 	int port;
 	struct httpd_conn *conns;    /* open connections (each owned by its wsi) */
 	bool freeing;                /* httpd_free ran: no new requests */
+	int watch_fd;                /* owned epoll set of waiting connections (see above) */
+	uv_poll_t watch_poll;        /* watch_fd on the loop */
 	uv_timer_t reaper;           /* finishes destroying ctx, then frees this */
 	uint64_t reap_start;         /* uv_now when the reaper started */
+	int handles_open;            /* our uv handles not yet closed; freed at 0 */
 	unsigned char *scratch;      /* owned; LWS_PRE + HTTPD_WRITE_CHUNK bytes */
 	char *hdrbuf;                /* owned; HTTPD_HEADER_MAX + 1 bytes for header copies */
 	char *listen_addr;           /* owned copies of the configuration's strings */
@@ -116,8 +132,10 @@ struct httpd_conn {
 	struct httpd_req *req;       /* owned; the request in progress, or NULL */
 	struct httpd_conn *prev;     /* in h->conns */
 	struct httpd_conn *next;
+	int fd;                      /* the socket while in h->watch_fd, or -1 */
 	bool closed;                 /* conn_close ran */
 	bool send_continue;          /* "100 Continue" due at the next WRITEABLE */
+	bool peer_gone;              /* input or hang-up while an answer was pending */
 };
 
 struct httpd_req {
@@ -443,12 +461,37 @@ static struct httpd_conn *conn_get(struct httpd *h, struct lws *wsi)
 	c = xnew(struct httpd_conn);
 	c->h = h;
 	c->wsi = wsi;
+	c->fd = -1;
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;
 	h->conns = c;
 	lws_set_opaque_user_data(wsi, c);
 	return c;
+}
+
+/* Watch the socket for input while an answer is pending (see above). */
+static void conn_watch(struct httpd_conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+	int fd = lws_get_socket_fd(c->wsi);
+
+	if (c->fd >= 0 || fd < 0)
+		return;
+	if (epoll_ctl(c->h->watch_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_warn("httpd: epoll_ctl: %s (a client leaving goes unseen)", strerror(errno));
+		return;
+	}
+	c->fd = fd;
+}
+
+static void conn_unwatch(struct httpd_conn *c)
+{
+	/* After lws closed the socket the number may be someone else's (a
+	 * closed socket left the epoll set by itself). */
+	if (c->fd >= 0 && lws_get_socket_fd(c->wsi) == c->fd)
+		epoll_ctl(c->h->watch_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	c->fd = -1;
 }
 
 /* The client has gone (or the server is closing): finish what it had. */
@@ -460,6 +503,7 @@ static void conn_close(struct httpd_conn *c)
 		return;
 	c->closed = true;
 	c->req = NULL;
+	conn_unwatch(c);
 	if (req) {
 		switch (req->state) {
 		case REQ_HANDLER:
@@ -490,11 +534,37 @@ static void conn_close(struct httpd_conn *c)
 
 static void req_dispatch(struct httpd *h, struct httpd_req *req)
 {
+	struct httpd_conn *c = req->conn;
+
 	req->state = REQ_HANDLER;
 	/* lws's request timeout is not reset by writing: clear it, answers
 	 * and streams take as long as they take. */
-	lws_set_timeout(req->conn->wsi, NO_PENDING_TIMEOUT, 0);
+	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+	/* lws does not read until the answer is out (see "Waiting
+	 * connections" above). */
+	conn_watch(c);
 	h->handler(req, h->userdata);
+}
+
+/* Input or a hang-up on a connection whose answer is pending: close it. */
+static void on_watch(uv_poll_t *poll, int status, int events)
+{
+	struct httpd *h = poll->data;
+	struct epoll_event evs[64];
+	int n;
+
+	do {
+		n = epoll_wait(h->watch_fd, evs, 64, 0);
+		for (int i = 0; i < n; i++) {
+			struct httpd_conn *c = evs[i].data.ptr;
+
+			conn_unwatch(c);
+			if (c->closed)
+				continue;
+			c->peer_gone = true;
+			lws_callback_on_writable(c->wsi);
+		}
+	} while (n == 64);
 }
 
 static const struct {
@@ -554,6 +624,9 @@ static int on_http(struct httpd *h, struct lws *wsi, const char *uri)
 	buf_init(&req->out, 0);
 	if (!lws_get_peer_simple(wsi, req->peer_addr, sizeof(req->peer_addr)))
 		snprintf(req->peer_addr, sizeof(req->peer_addr), "?");
+	/* lws listens on IPv6 sockets: show IPv4 peers plainly. */
+	if (strncmp(req->peer_addr, "::ffff:", 7) == 0 && strchr(req->peer_addr, '.'))
+		memmove(req->peer_addr, req->peer_addr + 7, strlen(req->peer_addr + 7) + 1);
 	req->path = xstrdup(uri ? uri : "/");
 	req_read_headers(h, req, wsi);
 	req_read_identity(h, req, wsi);
@@ -655,6 +728,8 @@ static int on_writeable(struct httpd *h, struct lws *wsi)
 
 	if (!c || c->closed)
 		return 0;
+	if (c->peer_gone)
+		return -1;
 	if (c->send_continue) {
 		c->send_continue = false;
 		memcpy(p, cont, sizeof(cont) - 1);
@@ -702,7 +777,10 @@ static int on_writeable(struct httpd *h, struct lws *wsi)
 	close = req->close_after;
 	c->req = NULL;
 	req_free(req);
-	if (close || lws_http_transaction_completed(wsi))
+	conn_unwatch(c);
+	if (close)
+		return -1;
+	if (lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
 }
@@ -830,6 +908,8 @@ static int httpd_precheck(const struct httpd_config *cfg)
 
 static void httpd_release(struct httpd *h)
 {
+	if (h->watch_fd >= 0)
+		close(h->watch_fd);
 	free(h->scratch);
 	free(h->hdrbuf);
 	free(h->listen_addr);
@@ -839,9 +919,12 @@ static void httpd_release(struct httpd *h)
 	free(h);
 }
 
-static void reaper_closed(uv_handle_t *handle)
+static void handle_closed(uv_handle_t *handle)
 {
-	httpd_release(handle->data);
+	struct httpd *h = handle->data;
+
+	if (--h->handles_open == 0)
+		httpd_release(h);
 }
 
 struct reap_walk {
@@ -882,7 +965,9 @@ static void reaper_tick(uv_timer_t *t)
 		free(c);
 	}
 	uv_timer_stop(t);
-	uv_close((uv_handle_t *)t, reaper_closed);
+	uv_close((uv_handle_t *)t, handle_closed);
+	uv_poll_stop(&h->watch_poll);
+	uv_close((uv_handle_t *)&h->watch_poll, handle_closed);
 }
 
 /* Begin closing: connections are closed, the context is destroyed by the
@@ -896,6 +981,7 @@ static void httpd_teardown(struct httpd *h, bool stage1)
 		lws_context_destroy(h->ctx);
 	uv_timer_init(h->loop, &h->reaper);
 	h->reaper.data = h;
+	h->handles_open++;
 	h->reap_start = uv_now(h->loop);
 	uv_timer_start(&h->reaper, reaper_tick, HTTPD_REAP_TICK_MS, HTTPD_REAP_TICK_MS);
 }
@@ -932,6 +1018,15 @@ int httpd_new(uv_loop_t *loop, const struct httpd_config *cfg, struct httpd **re
 	h->client_ca_path = xstrdup(cfg->client_ca_path);
 	h->scratch = xmalloc(LWS_PRE + HTTPD_WRITE_CHUNK);
 	h->hdrbuf = xmalloc(HTTPD_HEADER_MAX + 1);
+	h->watch_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->watch_fd < 0 || uv_poll_init(loop, &h->watch_poll, h->watch_fd) < 0) {
+		log_error("httpd: epoll_create1: %s", strerror(errno));
+		httpd_release(h);
+		return -EIO;
+	}
+	h->watch_poll.data = h;
+	h->handles_open = 1;
+	uv_poll_start(&h->watch_poll, UV_READABLE, on_watch);
 	h->protocols[0].name = "http";
 	h->protocols[0].callback = httpd_lws_cb;
 	h->protocols[0].tx_packet_size = HTTPD_WRITE_CHUNK;
@@ -963,7 +1058,8 @@ int httpd_new(uv_loop_t *loop, const struct httpd_config *cfg, struct httpd **re
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx) {
 		log_error("httpd: cannot create the server (see lws messages above)");
-		httpd_release(h);
+		uv_poll_stop(&h->watch_poll);
+		uv_close((uv_handle_t *)&h->watch_poll, handle_closed);
 		return -EIO;
 	}
 	/* On a foreign loop a failed create returns the context, being destroyed. */

@@ -477,6 +477,7 @@ static void serve_scale_write(struct kapi_server *s, struct httpd_req *req, cons
 	rv = kobj_resource_version(scale);
 	if (rv && *rv)
 		json_object_set_new(kobj_metadata(newobj, true), "resourceVersion", json_string(rv));
+	c->record_sub = "scale";
 	r = kapi_do_update(c, ns, rt->name, NULL, newobj, false, &out);
 	newobj = NULL;
 	if (r < 0)

@@ -782,8 +782,8 @@ static int update_with(struct kapi_ctx *c, const char *ns, const char *name, con
 		goto out;
 	now_rfc3339(now);
 	if (record)
-		ssa_record_update(old, new_obj, c->manager ? c->manager : KAPI_DEFAULT_MANAGER, api_version_of(c, av),
-				  now);
+		ssa_record_update_subresource(old, new_obj, c->manager ? c->manager : KAPI_DEFAULT_MANAGER,
+					      api_version_of(c, av), c->record_sub ? c->record_sub : sub, now);
 	new_obj = order_top(new_obj);
 	if (c->dry_run) {
 		if (ret_obj)
@@ -821,16 +821,16 @@ int kapi_do_update(struct kapi_ctx *c, const char *ns, const char *name, const c
 	int r;
 
 	ns = c->res->def.namespaced ? str_or_empty(ns) : "";
+	if (json_is_object(obj) && !str_eq(kobj_name(obj), name)) {
+		const char *bname = kobj_name(obj);
+
+		r = kapi_err_set(c->err, -EBADMSG, NULL, "the name of the object (%s) does not match the name on the URL (%s)",
+				 str_or_empty(bname), name);
+		json_decref(obj);
+		return r;
+	}
 	if (c->s->store->ops->get(c->s->store, c->res->rkey, ns, name, &old) < 0) {
 		if (allow_create && !sub && c->res->def.allow_create_on_update && json_is_object(obj)) {
-			const char *bname = kobj_name(obj);
-
-			if (!bname || strcmp(bname, name)) {
-				json_decref(obj);
-				return kapi_err_set(c->err, -EBADMSG, NULL,
-						    "the name of the object (%s) does not match the name on the URL (%s)",
-						    str_or_empty(bname), name);
-			}
 			json_object_del(meta(obj), "resourceVersion");
 			r = kapi_do_create(c, ns, obj, ret_obj);
 			return r < 0 ? r : 2;
@@ -846,91 +846,21 @@ int kapi_do_update(struct kapi_ctx *c, const char *ns, const char *name, const c
 /* ------------------------------------------------------------------------ */
 /* Patch                                                                     */
 
-/* "conflict with \"m\" using apps/v1" for a manager as managedFields records it. */
-static void describe_manager(const json_t *live, const char *manager, char *out, size_t outlen)
+/* The 409 of an apply conflict, worded as kube-apiserver does (ssa.c words
+ * the message and each cause). */
+static int apply_conflict(struct kapi_ctx *c, const json_t *conflicts, const char *name)
 {
-	json_t *mf = json_object_get(json_object_get(live, "metadata"), "managedFields"), *e;
-	size_t i;
-
-	json_array_foreach(mf, i, e) {
-		const char *m = json_string_value(json_object_get(e, "manager"));
-		const char *op = json_string_value(json_object_get(e, "operation"));
-
-		if (m && !strcmp(m, manager) && op && !strcmp(op, "Update")) {
-			snprintf(out, outlen, "\"%s\" using %s", manager,
-				 str_or_empty(json_string_value(json_object_get(e, "apiVersion"))));
-			return;
-		}
-	}
-	snprintf(out, outlen, "\"%s\"", manager);
-}
-
-/* The 409 of an apply conflict, worded as kube-apiserver does. */
-static int apply_conflict(struct kapi_ctx *c, const json_t *live, const json_t *conflicts, const char *name)
-{
-	size_t n = json_array_size(conflicts), i, j, off = 0;
-	char who[400], msg[ERRBUF_MAX], causemsg[450];
+	char *msg = ssa_conflict_message(conflicts);
 	json_t *cf;
+	size_t i;
 
 	if (c->err->causes)
 		json_array_clear(c->err->causes);
-	json_array_foreach(conflicts, i, cf) {
-		const char *m = str_or_empty(json_string_value(json_object_get(cf, "manager")));
-		const char *f = str_or_empty(json_string_value(json_object_get(cf, "field")));
-
-		describe_manager(live, m, who, sizeof(who));
-		snprintf(causemsg, sizeof(causemsg), "conflict with %s", who);
-		kapi_err_add_cause(c->err, "FieldManagerConflict", f, causemsg);
-	}
-	if (n == 1) {
-		cf = json_array_get(conflicts, 0);
-		describe_manager(live, str_or_empty(json_string_value(json_object_get(cf, "manager"))), who,
-				 sizeof(who));
-		kapi_err_set(c->err, -EBUSY, name, "Apply failed with 1 conflict: conflict with %s: %s", who,
-			     str_or_empty(json_string_value(json_object_get(cf, "field"))));
-	} else {
-		/* managers in sorted order, each followed by its fields */
-		const char *mgrs[64];
-		size_t nm = 0, a, b;
-
-		json_array_foreach(conflicts, i, cf) {
-			const char *m = str_or_empty(json_string_value(json_object_get(cf, "manager")));
-
-			for (j = 0; j < nm; j++)
-				if (!strcmp(mgrs[j], m))
-					break;
-			if (j == nm && nm < 64)
-				mgrs[nm++] = m;
-		}
-		for (a = 1; a < nm; a++)
-			for (b = a; b > 0 && strcmp(mgrs[b - 1], mgrs[b]) > 0; b--) {
-				const char *t = mgrs[b];
-
-				mgrs[b] = mgrs[b - 1];
-				mgrs[b - 1] = t;
-			}
-		msg[0] = '\0';
-		for (j = 0; j < nm; j++) {
-			int w;
-
-			describe_manager(live, mgrs[j], who, sizeof(who));
-			w = snprintf(msg + off, sizeof(msg) - off, "%sconflicts with %s:", j ? "\n" : "", who);
-			if (w < 0 || (size_t)w >= sizeof(msg) - off)
-				break;
-			off += (size_t)w;
-			json_array_foreach(conflicts, i, cf) {
-				if (strcmp(str_or_empty(json_string_value(json_object_get(cf, "manager"))), mgrs[j]))
-					continue;
-				w = snprintf(msg + off, sizeof(msg) - off, "\n- %s",
-					     str_or_empty(json_string_value(json_object_get(cf, "field"))));
-				if (w < 0 || (size_t)w >= sizeof(msg) - off)
-					break;
-				off += (size_t)w;
-			}
-		}
-		kapi_err_set(c->err, -EBUSY, name, "Apply failed with %zu conflicts: %s", n, msg);
-	}
-	c->err->no_details = false;
+	json_array_foreach(conflicts, i, cf)
+		kapi_err_add_cause(c->err, "FieldManagerConflict", json_string_value(json_object_get(cf, "field")),
+				   str_or_empty(json_string_value(json_object_get(cf, "message"))));
+	kapi_err_set(c->err, -EBUSY, name, "%s", msg);
+	free(msg);
 	return -EBUSY;
 }
 
@@ -1036,7 +966,7 @@ int kapi_do_patch(struct kapi_ctx *c, const char *ns, const char *name, const ch
 		r = ssa_apply(old, applied, c->manager, c->force, now, &eb, &conflicts, &patched);
 		json_decref(applied);
 		if (r == -EBUSY) {
-			r = apply_conflict(c, old, conflicts, name);
+			r = apply_conflict(c, conflicts, name);
 			goto out;
 		}
 		break;

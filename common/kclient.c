@@ -218,12 +218,14 @@ int kclient_reason_errno(enum kclient_reason reason)
 	case KCLIENT_EXPIRED:
 		return -ESTALE;
 	case KCLIENT_INVALID:
-	case KCLIENT_BAD_REQUEST:
 		return -EINVAL;
+	case KCLIENT_BAD_REQUEST:
+	case KCLIENT_DECODE:
+		return -EBADMSG;
 	case KCLIENT_FORBIDDEN:
-		return -EACCES;
-	case KCLIENT_UNAUTHORIZED:
 		return -EPERM;
+	case KCLIENT_UNAUTHORIZED:
+		return -EACCES;
 	case KCLIENT_TOO_MANY_REQUESTS:
 	case KCLIENT_SERVICE_UNAVAILABLE:
 		return -EAGAIN;
@@ -235,14 +237,13 @@ int kclient_reason_errno(enum kclient_reason reason)
 	case KCLIENT_TOO_LARGE:
 	case KCLIENT_REQUEST_TOO_LARGE:
 		return -E2BIG;
-	case KCLIENT_DECODE:
-		return -EBADMSG;
 	case KCLIENT_CANCELED:
 		return -ECANCELED;
 	case KCLIENT_METHOD_NOT_ALLOWED:
 	case KCLIENT_NOT_ACCEPTABLE:
-	case KCLIENT_UNSUPPORTED_MEDIA:
 		return -EOPNOTSUPP;
+	case KCLIENT_UNSUPPORTED_MEDIA:
+		return -EPROTONOSUPPORT;
 	case KCLIENT_UNKNOWN:
 	case KCLIENT_INTERNAL_ERROR:
 		break;

@@ -240,13 +240,15 @@ void kclient_error_decode(long code, const json_t *status_obj, const char *raw, 
 
 /* "NotFound", "AlreadyExists", ... for a reason (never NULL). */
 const char *kclient_reason_name(enum kclient_reason reason);
-/* The negative errno that summarises a reason: NOT_FOUND -ENOENT,
- * ALREADY_EXISTS -EEXIST, CONFLICT -EBUSY, EXPIRED/GONE -ESTALE, INVALID and
- * BAD_REQUEST -EINVAL, FORBIDDEN -EACCES, UNAUTHORIZED -EPERM,
+/* The negative errno that summarises a reason, the same mapping as the
+ * server side (kapi.h) where one exists: NOT_FOUND -ENOENT, ALREADY_EXISTS
+ * -EEXIST, CONFLICT -EBUSY, EXPIRED/GONE -ESTALE, INVALID -EINVAL,
+ * BAD_REQUEST and DECODE -EBADMSG, FORBIDDEN -EPERM, UNAUTHORIZED -EACCES,
  * TOO_MANY_REQUESTS and SERVICE_UNAVAILABLE -EAGAIN, TIMEOUT and
- * SERVER_TIMEOUT -ETIMEDOUT, TRANSPORT -ECONNREFUSED, TOO_LARGE and
- * REQUEST_TOO_LARGE -E2BIG, DECODE -EBADMSG, CANCELED -ECANCELED, METHOD_NOT_ALLOWED,
- * NOT_ACCEPTABLE and UNSUPPORTED_MEDIA -EOPNOTSUPP, others -EIO; KCLIENT_OK 0. */
+ * SERVER_TIMEOUT -ETIMEDOUT, TRANSPORT -ECONNREFUSED (-ECONNRESET when the
+ * connection was lost mid-request), TOO_LARGE and REQUEST_TOO_LARGE -E2BIG,
+ * CANCELED -ECANCELED, METHOD_NOT_ALLOWED and NOT_ACCEPTABLE -EOPNOTSUPP,
+ * UNSUPPORTED_MEDIA -EPROTONOSUPPORT, others -EIO; KCLIENT_OK 0. */
 int kclient_reason_errno(enum kclient_reason reason);
 
 /* Percent-encode s for a query value (RFC 3986 unreserved kept) onto out.

@@ -59,7 +59,9 @@ static int read_file_capped(const char *path, size_t max, char **ret_data, size_
 	size_t len = 0;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK and the regular-file check: a path naming a FIFO or a
+	 * device must not hang the caller. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -68,6 +70,10 @@ static int read_file_capped(const char *path, size_t max, char **ret_data, size_
 	}
 	if (S_ISDIR(st.st_mode)) {
 		r = -EISDIR;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
 		goto out;
 	}
 	/* Read up to max + 1 bytes whatever fstat says (files under /proc or
@@ -819,7 +825,9 @@ int kubeconfig_token_reload(struct kubeconfig *cfg, bool *ret_changed)
 
 const char *kubeconfig_token(struct kubeconfig *cfg)
 {
-	if (cfg->token_file && time_mono_us() - cfg->token_read_us >= KUBECONFIG_TOKEN_REFRESH_US) {
+	int64_t period = cfg->token_refresh_us > 0 ? cfg->token_refresh_us : KUBECONFIG_TOKEN_REFRESH_US;
+
+	if (cfg->token_file && time_mono_us() - cfg->token_read_us >= period) {
 		int r = kubeconfig_token_reload(cfg, NULL);
 
 		if (r < 0) {

@@ -24,6 +24,7 @@
  * KUBECONFIG_TOKEN_REFRESH_US, and on demand by kubeconfig_token_reload()
  * (the client calls it on a 401). The re-read is a small local file read on
  * the caller's thread, as client-go does; nothing here touches the network.
+ * The period is token_refresh_us when set (tests shorten it).
  *
  * Not supported (a clear error when the selected user needs them): exec and
  * auth-provider plugins, basic auth, proxy-url, tls-server-name.
@@ -62,6 +63,7 @@ struct kubeconfig {
 	char *token;           /* owned; bearer token or NULL; use kubeconfig_token() */
 	char *token_file;      /* owned; file the token is re-read from, or NULL for a fixed token */
 	int64_t token_read_us; /* time_mono_us() of the last read of token_file */
+	int64_t token_refresh_us; /* re-read period; 0: KUBECONFIG_TOKEN_REFRESH_US (tests shorten it) */
 	char *namespace;       /* owned; never NULL: the context's namespace or "default" */
 	bool in_cluster;
 };
@@ -105,7 +107,7 @@ int kubeconfig_load_auto(const char *path, const char *context, struct errbuf *e
 			 struct kubeconfig **ret_cfg);
 
 /* The bearer token to send, or NULL for none. Re-reads token_file when the
- * last read is older than KUBECONFIG_TOKEN_REFRESH_US (a failed re-read keeps
+ * last read is older than token_refresh_us (default KUBECONFIG_TOKEN_REFRESH_US) (a failed re-read keeps
  * the old token and logs a warning). Borrowed: valid until the next call on cfg. */
 const char *kubeconfig_token(struct kubeconfig *cfg);
 

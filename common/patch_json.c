@@ -359,7 +359,8 @@ int patch_json(const json_t *obj, const json_t *ops, struct errbuf *err, json_t 
 			const char *path = json_string_value(json_object_get(op, "path"));
 
 			if (name && path)
-				errbuf_prefix(err, "ops[%zu] (%s %s)", i, name, path);
+				errbuf_prefix(err, "ops[%zu] (%.16s %.96s%s)", i, name, path,
+					      strlen(path) > 96 ? "..." : "");
 			else
 				errbuf_prefix(err, "ops[%zu]", i);
 			json_decref(doc);

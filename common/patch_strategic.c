@@ -520,9 +520,11 @@ static int apply_set_order(struct smp *c, json_t *orig, const json_t *patch, con
 		return fail(c, "%s: expected a list", field);
 	if (plist && !json_is_array(plist))
 		return fail(c, "%s: expected a list in the patch", field);
-	r = check_set_order(c, plist ? plist : json_array(), order, mk);
-	if (r < 0)
-		return r;
+	if (plist) {
+		r = check_set_order(c, plist, order, mk);
+		if (r < 0)
+			return r;
+	}
 	if (!olist && !plist)
 		return 0;
 	if (olist && !plist)
@@ -544,7 +546,14 @@ static int apply_set_order(struct smp *c, json_t *orig, const json_t *patch, con
 		json_object_set_new(orig, field, merged);
 		return 0;
 	}
-	out = normalize_order(merged, order, olist ? olist : json_array(), mk);
+	if (olist) {
+		out = normalize_order(merged, order, olist, mk);
+	} else {
+		json_t *none = json_array();
+
+		out = normalize_order(merged, order, none, mk);
+		json_decref(none);
+	}
 	json_decref(merged);
 	json_object_set_new(orig, field, out);
 	return 0;

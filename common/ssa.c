@@ -32,9 +32,11 @@
  * The schema (which lists are keyed by what) comes from patch_schema.c;
  * custom resources get structured-merge-diff's deduced schema (objects are
  * maps, lists atomic). Known differences from Kubernetes: no conversion
- * between API versions (managers are compared in the version given); a list
- * item dropped by its applier survives while another manager owns any field
- * inside it (Kubernetes removes it unless the other manager owns the item).
+ * between API versions (managers are compared in the version given); on
+ * create, updates are compared with {} rather than the typed zero object, so
+ * top-level structs (spec) carry a "." in the creator's FieldsV1 where
+ * Kubernetes' do not (ownership and conflicts are the same); Update managers
+ * dropped by the cap merge into one "ancient-changes" entry per apiVersion.
  *
  * Limits: the applied configuration nests at most PATCH_MAX_DEPTH levels,
  * objects PATCH_MAX_OBJECT_DEPTH; managedFields are read only when they hold

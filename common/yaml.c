@@ -1458,10 +1458,12 @@ static int yaml_parse_docs(const char *text, size_t len, const struct yaml_limit
 				  len, c.lim.max_input);
 	if (!text && len)
 		return errbuf_set(err, -EINVAL, "no YAML input");
-	if (!yaml_parser_initialize(&parser))
-		return errbuf_set(err, -ENOMEM, "out of memory initializing the YAML parser");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
 	docs = json_array();
+	if (!docs || !yaml_parser_initialize(&parser)) {
+		json_decref(docs);
+		return errbuf_set(err, -ENOMEM, "out of memory initializing the YAML parser");
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
 
 	while (!done) {
 		if (!yaml_parser_parse(&parser, &ev)) {

@@ -1,12 +1,12 @@
-/* main.c - nave-hub's command line.
+/* main.c - nave-hub's command line: init, serve, version.
  *
- * The hub's serving core (store, API, registration, CA) arrives with issue #5;
- * until then this binary answers --version and --help honestly and refuses the
- * commands it does not have yet, saying so, with exit status 2.
+ * `init` (init.c) makes a hub's data directory; `serve` (serve.c) runs it.
+ * Exit status: 0 success, 1 failure (the message says why), 2 usage errors.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "hub_int.h"
 #include "nave_config.h"
 #include "version.h"
 
@@ -15,13 +15,15 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: nave-hub COMMAND [OPTIONS]\n"
 		"\n"
-		"The Nave hub: one binary that stores Applications and ManifestWorks, registers\n"
-		"clusters and streams work to their agents.\n"
+		"The Nave hub: one binary that stores ManifestWorks, registers clusters and\n"
+		"streams work to their agents.\n"
 		"\n"
 		"Commands:\n"
-		"  init     create the CA, store and admin credential   (not built yet: issue #5)\n"
-		"  serve    serve the API and the agent stream          (not built yet: issue #5)\n"
+		"  init     create the CA, store and admin credential in a data directory\n"
+		"  serve    serve the API (Kubernetes-style, registration, health, metrics)\n"
 		"  version  print the version\n"
+		"\n"
+		"Run `nave-hub COMMAND --help` for a command's options.\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help     this help\n"
@@ -40,10 +42,10 @@ int main(int argc, char **argv)
 		printf("nave-hub %s (protocol %s)\n", NAVE_VERSION, proto_version_string());
 		return 0;
 	}
-	if (strcmp(cmd, "init") == 0 || strcmp(cmd, "serve") == 0) {
-		fprintf(stderr, "nave-hub: '%s' is not built yet (issue #5)\n", cmd);
-		return 2;
-	}
+	if (strcmp(cmd, "init") == 0)
+		return hub_init_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "serve") == 0)
+		return hub_serve_main(argc - 1, argv + 1);
 	fprintf(stderr, "nave-hub: unknown command '%s' (try --help)\n", cmd);
 	return 2;
 }

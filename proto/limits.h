@@ -13,7 +13,8 @@
  *
  * FIELD                     DEFAULT   APPLIES TO
  * max_event_bytes           1 MiB     one event as UTF-8 JSON text on the wire
- * max_manifests             500       data.manifests[] of a spec, resourceStatus.manifests[]
+ * max_manifests             500       data.manifests[] of a spec, resourceStatus.manifests[],
+ *                                     manifestConfigs[], orphaningRules[]
  * max_manifest_bytes        500 KiB   sum of the compact JSON of data.manifests[] (OCM's --manifestLimit)
  * max_feedback_values       64        statusFeedback.values[] per manifest; jsonPaths[] per rule
  * max_feedback_value_bytes  1024      a String or JsonRaw feedback value (OCM caps JsonRaw at 1024)
@@ -22,7 +23,7 @@
  * max_list_entries          64        small lists: manifestConfigs[].feedbackRules[], conditionRules[],
  *                                     ignoreFields[], celExpressions[], clusterClaims[]
  * max_id_bytes              128       id, requestID, eventID
- * max_source_bytes          256       source, originalsource, type, software
+ * max_source_bytes          256       source, originalsource, type, software, eventType
  * max_name_bytes            253       Kubernetes names, groups, kinds, resources, feedback names
  * max_message_bytes         32768     condition messages, error messages
  * max_metadata_bytes        64 KiB    the metadata extension (work ObjectMeta as JSON text)

@@ -941,7 +941,9 @@ static void test_internal_api(void **state)
 	assert_string_equal(sget(o, "data.a"), "2");
 	json_decref(o);
 	assert_int_equal(sn.modified, 1);
-	assert_int_equal(kapi_update_status(f->s, "", "configmaps", json_object(), NULL, &eb, NULL), -EINVAL);
+	in = json_object();
+	assert_int_equal(kapi_update_status(f->s, "", "configmaps", in, NULL, &eb, NULL), -EINVAL);
+	json_decref(in);
 	assert_int_equal(kapi_delete(f->s, "", "configmaps", "default", "trigger", NULL, &eb, &o), 0);
 	json_decref(o);
 	assert_int_equal(sn.deleted, 1);
