@@ -60,6 +60,7 @@ struct leader {
 	void (*stop_done)(void *);
 	void *stop_userdata;
 	bool in_callback;
+	uint64_t expiry_hint_ms;     /* candidate: the observed lease expires in this long (0: unknown) */
 	struct leader_stats stats;
 };
 
@@ -226,7 +227,18 @@ static void le_round_end(struct leader *le, bool ok)
 	}
 	if (le->state != LE_RUNNING)
 		return;
-	le_schedule(le, le->leading ? le->rp_ms : le_jittered(le, le->rp_ms));
+	if (le->leading) {
+		le_schedule(le, le->rp_ms);
+	} else {
+		/* Poll every retry period, but try again right when the lease
+		 * we saw expires if that comes sooner. */
+		uint64_t ms = le_jittered(le, le->rp_ms);
+
+		if (le->expiry_hint_ms && le->expiry_hint_ms < ms)
+			ms = le->expiry_hint_ms;
+		le_schedule(le, ms);
+	}
+	le->expiry_hint_ms = 0;
 }
 
 static void le_success(struct leader *le, json_t *lease)
@@ -315,6 +327,7 @@ static void le_done(void *userdata, const struct kclient_result *res)
 				le_lose(le, "the lease names another holder");
 			}
 			if (le->observed_us + valid_ms * 1000 > now) {
+				le->expiry_hint_ms = (uint64_t)(le->observed_us + valid_ms * 1000 - now) / 1000 + 1;
 				json_decref(empty);
 				le_round_end(le, false);
 				break;

@@ -628,8 +628,6 @@ struct yaml_anchor {
 	size_t height;            /* nesting levels in the subtree */
 };
 
-#define YAML_ANCHOR_BUCKETS 64
-
 struct yaml_frame {
 	json_t *node;          /* owned: the object or array being built */
 	bool is_map;
@@ -659,7 +657,12 @@ struct yaml_ctx {
 	size_t bytes;             /* scalar text so far, aliases expanded */
 	size_t max_bytes;         /* cap on bytes: 4 * max_input */
 	unsigned long serial;
-	struct yaml_anchor *anchors[YAML_ANCHOR_BUCKETS];
+	/* anchors of the current document: a chained hash table that doubles
+	 * when it holds more entries than buckets, so lookups stay O(1) however
+	 * many anchors a document defines */
+	struct yaml_anchor **anchors; /* owned; nbuckets entries or NULL */
+	size_t nbuckets;              /* a power of two */
+	size_t nanchors;
 };
 
 /* n bytes of s, which may hold NULs, plus a terminating NUL. Caller frees. */
@@ -678,7 +681,7 @@ static size_t yaml_hash(const char *s)
 
 	while (*s)
 		h = h * 33 + (unsigned char)*s++;
-	return h % YAML_ANCHOR_BUCKETS;
+	return h;
 }
 
 static struct yaml_anchor *yaml_anchor_free(struct yaml_anchor *a)
@@ -695,37 +698,65 @@ static struct yaml_anchor *yaml_anchor_free(struct yaml_anchor *a)
 
 static struct yaml_anchor *yaml_anchor_find(struct yaml_ctx *c, const char *name)
 {
-	for (struct yaml_anchor *a = c->anchors[yaml_hash(name)]; a; a = a->next)
+	if (!c->nbuckets)
+		return NULL;
+	for (struct yaml_anchor *a = c->anchors[yaml_hash(name) & (c->nbuckets - 1)]; a; a = a->next)
 		if (strcmp(a->name, name) == 0)
 			return a;
 	return NULL;
 }
 
+static void yaml_anchors_grow(struct yaml_ctx *c)
+{
+	size_t n = c->nbuckets ? c->nbuckets * 2 : 64;
+	struct yaml_anchor **t = xcalloc(n, sizeof(*t));
+
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		while (c->anchors[i]) {
+			struct yaml_anchor *a = c->anchors[i];
+			size_t h = yaml_hash(a->name) & (n - 1);
+
+			c->anchors[i] = a->next;
+			a->next = t[h];
+			t[h] = a;
+		}
+	}
+	free(c->anchors);
+	c->anchors = t;
+	c->nbuckets = n;
+}
+
 /* Define name anew (go-yaml: the latest node carrying an anchor wins). */
 static struct yaml_anchor *yaml_anchor_define(struct yaml_ctx *c, const char *name)
 {
-	struct yaml_anchor **pp = &c->anchors[yaml_hash(name)];
-	struct yaml_anchor *a;
+	struct yaml_anchor **pp, *a;
+	size_t h;
 
-	for (; *pp; pp = &(*pp)->next) {
+	if (c->nanchors >= c->nbuckets)
+		yaml_anchors_grow(c);
+	h = yaml_hash(name) & (c->nbuckets - 1);
+	for (pp = &c->anchors[h]; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->name, name) == 0) {
 			a = *pp;
 			*pp = a->next;
 			yaml_anchor_free(a);
+			c->nanchors--;
 			break;
 		}
 	}
 	a = xnew(struct yaml_anchor);
 	a->name = xstrdup(name);
 	a->serial = ++c->serial;
-	a->next = c->anchors[yaml_hash(name)];
-	c->anchors[yaml_hash(name)] = a;
+	a->next = c->anchors[h];
+	c->anchors[h] = a;
+	c->nanchors++;
 	return a;
 }
 
+/* Forget every anchor (at the end of each document); keeps the table. */
 static void yaml_anchors_clear(struct yaml_ctx *c)
 {
-	for (size_t i = 0; i < YAML_ANCHOR_BUCKETS; i++) {
+	for (size_t i = 0; i < c->nbuckets; i++) {
 		while (c->anchors[i]) {
 			struct yaml_anchor *a = c->anchors[i];
 
@@ -733,6 +764,7 @@ static void yaml_anchors_clear(struct yaml_ctx *c)
 			yaml_anchor_free(a);
 		}
 	}
+	c->nanchors = 0;
 }
 
 static void yaml_frame_clear(struct yaml_frame *f)
@@ -1519,6 +1551,7 @@ static int yaml_parse_docs(const char *text, size_t len, const struct yaml_limit
 	free(c.stack);
 	json_decref(c.root);
 	yaml_anchors_clear(&c);
+	free(c.anchors);
 	yaml_parser_delete(&parser);
 	if (r < 0) {
 		json_decref(docs);

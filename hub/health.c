@@ -32,7 +32,7 @@ static const struct kapi_write_opts hub_opts = {.field_manager = "nave-hub"};
  * status NULL removes it. Returns whether anything changed. */
 static bool cond_set(json_t *obj, const char *type, const char *status, const char *reason, const char *message)
 {
-	json_t *st = json_object_get(obj, "status"), *conds, *c, *nc;
+	json_t *st = json_object_get(obj, "status"), *conds, *c = NULL, *nc;
 	char now[TIMEFMT_MAX];
 	size_t i;
 
