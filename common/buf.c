@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,9 @@ static void buf_reserve(struct buf *b, size_t n)
 		return;
 	want = b->alloc ? b->alloc : 64;
 	while (want < need)
-		want *= 2;
-	if (want > b->max + 1)
+		want = want > SIZE_MAX / 2 ? need : want * 2;
+	/* Never allocate past the cap (+1 for the NUL); SIZE_MAX means no cap. */
+	if (b->max < SIZE_MAX && want > b->max + 1)
 		want = b->max + 1;
 	b->data = xrealloc(b->data, want);
 	b->alloc = want;

@@ -42,6 +42,14 @@
  *   refuses pipelining during an answer and a client that half-closes while
  *   it waits; the HTTP clients in use here (curl, client-go, Python) do
  *   neither.
+ * - TLS reads: lws reads at most its service buffer (4 KiB by default) per
+ *   SSL_read; the rest of a TLS record (up to 16 KiB) stays inside OpenSSL,
+ *   and on a libuv loop lws 4.1.6 services such buffered data only once
+ *   after each socket event, so a request body could stall until the client
+ *   gave up (seen with Python's http.client: a 24757-byte POST hung). With
+ *   a read buffer larger than a record (HTTPD_READ_BUF) every SSL_read takes
+ *   the whole record and nothing stays buffered. Websocket protocols added
+ *   later need the same (rx_buffer_size above 16 KiB).
  * - Timeouts: lws arms a 5 s (here HTTPD_TIMEOUT_SECS) timeout per request
  *   that writing does not reset; it is cleared when the request reaches the
  *   handler, so slow answers and streams live as long as needed.
@@ -84,6 +92,7 @@
 #define HTTPD_WRITE_CHUNK (64 * 1024)   /* most bytes handed to lws per WRITEABLE */
 #define HTTPD_HEAD_BASE 512             /* header block bytes besides added headers */
 #define HTTPD_PROTOCOLS_MAX 4           /* http + room for websocket protocols */
+#define HTTPD_READ_BUF (32 * 1024)     /* lws's per-context read buffer: see "TLS reads" */
 #define HTTPD_REAP_TICK_MS 1
 #define HTTPD_REAP_GIVE_UP_MS 10000
 
@@ -1039,6 +1048,7 @@ int httpd_new(uv_loop_t *loop, const struct httpd_config *cfg, struct httpd **re
 	info.protocols = h->protocols;
 	info.user = h;
 	info.max_http_header_data = HTTPD_HEADER_MAX;
+	info.pt_serv_buf_size = HTTPD_READ_BUF;
 	info.keepalive_timeout = HTTPD_KEEPALIVE_SECS;
 	info.timeout_secs = HTTPD_TIMEOUT_SECS;
 	/* HTTP/2 hides custom headers and the TLS session of a stream. */

@@ -77,6 +77,7 @@ struct kc_call {
 	uint64_t timeout_ms;
 	size_t max_body;
 	size_t max_line;
+	int max_retries;            /* resolved: 0 never retries */
 	kclient_line_fn on_line;
 	kclient_done_fn done;
 	void *userdata;
@@ -108,6 +109,7 @@ struct kclient {
 	struct kubeconfig *cfg;     /* owned */
 	struct kclient_options opt; /* resolved */
 	char *user_agent;           /* owned */
+	char *no_proxy;             /* owned: $NO_PROXY plus the loopback names */
 	CURLM *multi;               /* owned */
 	CURLSH *share;              /* owned: TLS sessions and DNS across easy handles */
 	uv_timer_t curl_timer;
@@ -728,6 +730,7 @@ static void kc_start_attempt(struct kc_call *call)
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)kc->opt.connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_SHARE, kc->share);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, kc->no_proxy);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	if (call->flags & KCLIENT_REQ_STREAM) {
 		curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -970,8 +973,8 @@ static void kc_evaluate(struct kc_call *call)
 {
 	struct kclient *kc = call->kc;
 	bool stream = call->flags & KCLIENT_REQ_STREAM;
-	bool can_retry = !stream && kc->opt.max_retries > 0 &&
-			 call->retries < (unsigned)kc->opt.max_retries;
+	bool can_retry = !stream && call->max_retries > 0 &&
+			 call->retries < (unsigned)call->max_retries;
 	struct kclient_error err;
 	json_t *body = NULL;
 
@@ -1097,10 +1100,13 @@ static void kc_process(struct kclient *kc)
 		struct kc_call *call = NULL;
 		CURL *e = msg->easy_handle;
 		curl_off_t ra = 0;
+		long nconn = 0;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&call);
+		if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK && nconn > 0)
+			kc->stats.connects += (uint64_t)nconn;
 		call->cc = msg->data.result;
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &call->status);
 		if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
@@ -1154,6 +1160,8 @@ int kclient_request(struct kclient *kc, const struct kclient_request *req, kclie
 	call->timeout_ms = req->timeout_ms ? req->timeout_ms : kc->opt.timeout_ms;
 	call->max_body = req->max_body ? req->max_body : kc->opt.max_body;
 	call->max_line = req->max_line ? req->max_line : kc->opt.max_line;
+	call->max_retries = req->max_retries ? (req->max_retries < 0 ? 0 : req->max_retries) :
+			    (kc->opt.max_retries < 0 ? 0 : kc->opt.max_retries);
 	call->on_line = on_line;
 	call->done = done;
 	call->userdata = userdata;
@@ -1174,6 +1182,7 @@ static void kc_timer_closed(uv_handle_t *h)
 		return;
 	kubeconfig_free(kc->cfg);
 	free(kc->user_agent);
+	free(kc->no_proxy);
 	free(kc);
 }
 
@@ -1220,6 +1229,16 @@ int kclient_new(uv_loop_t *loop, struct kubeconfig *cfg, const struct kclient_op
 		return errbuf_set(err, -EINVAL, "kclient: qps must be a finite number");
 	}
 	kc->user_agent = xstrdup(opts && opts->user_agent ? opts->user_agent : "nave/" NAVE_VERSION);
+	{
+		/* Proxies come from the environment as for client-go, which
+		 * never proxies loopback addresses; curl would, so say so. */
+		const char *np = getenv("NO_PROXY");
+
+		if (!np || !np[0])
+			np = getenv("no_proxy");
+		kc->no_proxy = np && np[0] ? xasprintf("%s,localhost,127.0.0.1,::1", np) :
+					     xstrdup("localhost,127.0.0.1,::1");
+	}
 	kc->opt.user_agent = NULL;
 	kc->loop = loop;
 	kc->tokens = kc->opt.burst;
@@ -1236,6 +1255,7 @@ int kclient_new(uv_loop_t *loop, struct kubeconfig *cfg, const struct kclient_op
 		curl_multi_cleanup(kc->multi);
 		curl_share_cleanup(kc->share);
 		free(kc->user_agent);
+		free(kc->no_proxy);
 		free(kc);
 		return errbuf_set(err, -EIO, "kclient: curl_multi_init failed");
 	}

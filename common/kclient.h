@@ -25,6 +25,8 @@
  *      401 when the token comes from a file: the file is re-read and, if the
  *        token changed, the request is sent once more (rotation).
  *    Streams (watches) are never retried here: kwatch.h resumes them.
+ *  - proxies from the environment (https_proxy, no_proxy) as client-go,
+ *    which never proxies loopback addresses;
  *  - HTTP/1.1 only; bodies carry a Content-Length and "Expect:" is sent empty
  *    (servers on libwebsockets support neither chunked uploads nor 100-continue).
  *  - TLS from the kubeconfig: CA, client certificate and key as in-memory
@@ -124,7 +126,8 @@ struct kclient_result {
 	int r;                           /* 0 on 2xx, else kclient_reason_errno(err->reason) */
 	long status;                     /* HTTP status; 0 when none was received */
 	json_t *body;                    /* 2xx: the parsed body (NULL if empty or RAW);
-					    failure: the Status object if the body was one */
+					    failure: the body if it was a JSON object (normally
+					    a Status), else NULL */
 	const char *raw;                 /* the body as received (NUL-terminated; "" for streams) */
 	size_t raw_len;
 	const struct kclient_error *err; /* NULL on success */
@@ -157,6 +160,7 @@ struct kclient_request {
 	uint64_t timeout_ms;       /* per attempt; 0: the client's default */
 	size_t max_body;           /* 0: the client's default */
 	size_t max_line;           /* streams; 0: the client's default */
+	int max_retries;           /* 0: the client's default; < 0: no retries */
 };
 
 struct kclient_options {
@@ -225,6 +229,7 @@ struct kclient_stats {
 	uint64_t throttled;    /* attempts that had to wait for a rate-limiter token */
 	uint64_t failures;     /* requests finished with r != 0 */
 	uint64_t token_reloads;/* token files re-read after a 401 */
+	uint64_t connects;     /* new connections made (the rest reused one) */
 	unsigned in_flight;    /* attempts in curl now */
 	unsigned queued;       /* requests waiting for a token or a retry */
 };

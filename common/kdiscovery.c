@@ -246,6 +246,10 @@ static void kd_send(struct kdiscovery *kd, const char *path, int root, size_t gv
 					    .method = KCLIENT_GET,
 					    .path = path,
 					    .flags = KCLIENT_REQ_NO_THROTTLE,
+					    /* A failing group version (an aggregated API
+					     * that is down) must not hold every waiter
+					     * through a full retry series: one retry. */
+					    .max_retries = root ? 0 : 1,
 				    },
 			    NULL, kd_req_done, q, &q->call);
 	if (r < 0) {

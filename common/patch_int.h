@@ -45,6 +45,8 @@ bool patch_is_number(const json_t *v);
  * compact, object keys sorted, <, >, & and U+2028/9 escaped, floats in Go's
  * shortest form. Returns 0 or -E2BIG when b's cap is reached. */
 int patch_go_json(struct buf *b, const json_t *v);
+/* Append the JSON string of s (n bytes) as encoding/json writes it. */
+int patch_go_json_str(struct buf *b, const char *s, size_t n);
 /* The same into a new string the caller frees with free(); NULL past max bytes. */
 char *patch_go_json_string(const json_t *v, size_t max);
 /* Append s quoted as Go's %q (strconv.Quote) does. */

@@ -370,8 +370,9 @@ static int merge_keyed(struct smp *c, json_t *orig, const json_t *patch, const c
 		}
 	}
 
-	/* merge the plain elements into the kept ones by key, appending new ones */
-	merged = json_deep_copy(kept);
+	/* merge the plain elements into the kept ones by key, appending new ones;
+	 * the elements are ours (orig is a copy), so they merge in place */
+	merged = json_copy(kept);
 	idx = index_list(merged, mk);
 	json_array_foreach(plain, i, e) {
 		char *k = elem_key(e, mk);
@@ -576,9 +577,8 @@ static int apply_retain_keys(struct smp *c, json_t *orig, const json_t *patch, c
 		if (json_is_string(e))
 			json_object_set(set, json_string_value(e), json_true());
 	json_object_foreach((json_t *)patch, k, v) {
-		if (json_is_null(v) || strncmp(k, DELETE_PRIMITIVE_PREFIX, strlen(DELETE_PRIMITIVE_PREFIX)) == 0 ||
-		    strncmp(k, SET_ORDER_PREFIX, strlen(SET_ORDER_PREFIX)) == 0 ||
-		    strcmp(k, RETAIN_KEYS) == 0 || strcmp(k, DIRECTIVE) == 0)
+		/* nulls and directives need not be listed */
+		if (json_is_null(v) || is_directive_key(k))
 			continue;
 		if (!json_object_get(set, k)) {
 			r = fail(c, "$retainKeys does not list \"%s\", which the patch sets", k);

@@ -259,7 +259,7 @@ static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *ret_cp)
 	return len;
 }
 
-static int go_json_string(struct buf *b, const char *s, size_t n)
+int patch_go_json_str(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
@@ -330,12 +330,23 @@ int patch_go_json(struct buf *b, const json_t *v)
 		return buf_puts(b, "true");
 	case JSON_FALSE:
 		return buf_puts(b, "false");
-	case JSON_INTEGER:
-		return buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	case JSON_INTEGER: {
+		char tmp[24], *e = tmp + sizeof(tmp), *p = e;
+		json_int_t x = json_integer_value(v);
+		unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (x < 0)
+			*--p = '-';
+		return buf_append(b, p, (size_t)(e - p));
+	}
 	case JSON_REAL:
 		return go_float(b, json_real_value(v), true);
 	case JSON_STRING:
-		return go_json_string(b, json_string_value(v), json_string_length(v));
+		return patch_go_json_str(b, json_string_value(v), json_string_length(v));
 	case JSON_ARRAY:
 		r = buf_puts(b, "[");
 		json_array_foreach(v, i, child) {
@@ -359,7 +370,7 @@ int patch_go_json(struct buf *b, const json_t *v)
 			if (i > 0)
 				r = buf_puts(b, ",");
 			if (r == 0)
-				r = go_json_string(b, keys[i], strlen(keys[i]));
+				r = patch_go_json_str(b, keys[i], strlen(keys[i]));
 			if (r == 0)
 				r = buf_puts(b, ":");
 			if (r == 0)

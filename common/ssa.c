@@ -333,7 +333,8 @@ static void cap_updaters(struct ssa_managers *m)
 			if (strcmp(e->operation, OP_UPDATE) != 0 || strcmp(e->manager, ANCIENT_CHANGES) == 0)
 				continue;
 			count++;
-			if (oldest == m->n || strcmp(e->time ? e->time : "", m->v[oldest].time ? m->v[oldest].time : "") < 0)
+			if (oldest == m->n || strcmp(e->time ? e->time : "",
+						     m->v[oldest].time ? m->v[oldest].time : "") < 0)
 				oldest = i;
 		}
 		for (size_t i = 0; i < m->n; i++)
@@ -364,32 +365,65 @@ static void cap_updaters(struct ssa_managers *m)
 
 /* ---- walking objects with a schema ---- */
 
+/* The path being walked: path elements kept NUL-separated in one growing
+ * arena (no allocation per step once it has grown). */
 struct walk {
-	char *pes[PATCH_MAX_OBJECT_DEPTH + 2];  /* owned path elements of the current path */
+	struct buf arena;                          /* owned; capped */
+	size_t off[PATCH_MAX_OBJECT_DEPTH + 2];    /* start of each element in arena */
 	size_t depth;
 	struct errbuf *err;
 };
 
-static int push(struct walk *w, char *pe)
+#define WALK_ARENA_MAX (PATCH_MAX_OBJECT_DEPTH * 8192)
+
+static const char *walk_pe(const struct walk *w, size_t i)
 {
-	if (w->depth >= PATCH_MAX_OBJECT_DEPTH) {
-		free(pe);
+	return w->arena.data + w->off[i];
+}
+
+static int push_parts(struct walk *w, const char *a, const char *b)
+{
+	size_t start = w->arena.len;
+
+	if (w->depth >= PATCH_MAX_OBJECT_DEPTH)
 		return errbuf_set(w->err, -E2BIG, "object nested deeper than %d levels",
 				  PATCH_MAX_OBJECT_DEPTH);
+	if (w->arena.max == 0)
+		buf_init(&w->arena, WALK_ARENA_MAX);
+	if (buf_puts(&w->arena, a) < 0 || buf_append(&w->arena, b, strlen(b) + 1) < 0) {
+		w->arena.len = start;
+		return errbuf_set(w->err, -E2BIG, "path too long");
 	}
-	w->pes[w->depth++] = pe;
+	w->off[w->depth++] = start;
 	return 0;
+}
+
+/* Push a path element string / a field name. */
+static int push(struct walk *w, const char *pe)
+{
+	return push_parts(w, "", pe);
+}
+
+static int push_field(struct walk *w, const char *name)
+{
+	return push_parts(w, "f:", name);
 }
 
 static void pop(struct walk *w)
 {
-	free(w->pes[--w->depth]);
+	w->arena.len = w->off[--w->depth];
 }
 
 static void walk_clear(struct walk *w)
 {
-	while (w->depth > 0)
-		pop(w);
+	w->depth = 0;
+	w->arena.len = 0;
+}
+
+static void walk_free(struct walk *w)
+{
+	buf_free(&w->arena);
+	w->depth = 0;
 }
 
 /* Insert the current path into set. */
@@ -398,7 +432,7 @@ static void insert(json_t *set, const struct walk *w)
 	json_t *node = set;
 
 	for (size_t i = 0; i < w->depth; i++)
-		node = ssa_fs_child(node, w->pes[i], true);
+		node = ssa_fs_child(node, walk_pe(w, i), true);
 	ssa_fs_mark(node);
 }
 
@@ -409,7 +443,7 @@ static int walk_error(struct walk *w, int code)
 
 	buf_init(&b, ERRBUF_MAX);
 	for (size_t i = 0; i < w->depth; i++)
-		ssa_fs_pe_print(&b, w->pes[i]);
+		ssa_fs_pe_print(&b, walk_pe(w, i));
 	if (b.len)
 		errbuf_prefix(w->err, "%s", b.data);
 	buf_free(&b);
@@ -420,6 +454,8 @@ static int walk_error(struct walk *w, int code)
 static char *item_pe(struct walk *w, const json_t *item, const struct patch_schema *s,
 		     enum patch_walk kind)
 {
+	char *pe;
+
 	if (kind == PATCH_WALK_LIST_MAP)
 		return ssa_fs_pe_key(item, s->keys, s->key_defaults, w->err);
 	if (json_is_object(item) || json_is_array(item)) {
@@ -427,7 +463,10 @@ static char *item_pe(struct walk *w, const json_t *item, const struct patch_sche
 			   json_is_object(item) ? "map type" : "list type");
 		return NULL;
 	}
-	return ssa_fs_pe_value(item);
+	pe = ssa_fs_pe_value(item);
+	if (!pe)
+		errbuf_set(w->err, -E2BIG, "set item too long");
+	return pe;
 }
 
 /* Index the items of list: pes[i] (owned strings) and a map pe -> index of
@@ -513,11 +552,13 @@ static int to_field_set(struct walk *w, const json_t *v, const struct patch_sche
 			bool named;
 			const struct patch_schema *fs = patch_schema_field(s, k, &named);
 
-			r = push(w, ssa_fs_pe_field(k));
+			r = push_field(w, k);
 			if (r < 0)
 				return r;
 			r = to_field_set(w, cv, fs, set);
-			if (r == 0 && (json_is_null(cv) || (json_is_object(cv) && json_object_size(cv) == 0) || !named))
+			/* null and {} own their field; so does every key of a map */
+			if (r == 0 && (json_is_null(cv) || !named ||
+				       (json_is_object(cv) && json_object_size(cv) == 0)))
 				insert(set, w);
 			pop(w);
 			if (r < 0)
@@ -537,7 +578,7 @@ static int to_field_set(struct walk *w, const json_t *v, const struct patch_sche
 
 			if (dup && index_of(&x, x.pes[i]) != (long)i)
 				continue;
-			r = push(w, xstrdup(x.pes[i]));
+			r = push(w, x.pes[i]);
 			if (r < 0)
 				break;
 			if (!dup && kind == PATCH_WALK_LIST_MAP)
@@ -597,7 +638,7 @@ static int compare(struct walk *w, const json_t *l, const json_t *r, const struc
 		json_object_foreach((json_t *)(l ? l : r), k, v) {
 			const struct patch_schema *fs = patch_schema_field(s, k, NULL);
 
-			rc = push(w, ssa_fs_pe_field(k));
+			rc = push_field(w, k);
 			if (rc < 0)
 				return rc;
 			rc = l ? compare(w, v, json_object_get(r, k), fs, c)
@@ -610,7 +651,7 @@ static int compare(struct walk *w, const json_t *l, const json_t *r, const struc
 			json_object_foreach((json_t *)r, k, v) {
 				if (json_object_get(l, k))
 					continue;
-				rc = push(w, ssa_fs_pe_field(k));
+				rc = push_field(w, k);
 				if (rc < 0)
 					return rc;
 				rc = compare(w, NULL, v, patch_schema_field(s, k, NULL), c);
@@ -633,7 +674,7 @@ static int compare(struct walk *w, const json_t *l, const json_t *r, const struc
 
 			if (index_of(&ri, ri.pes[i]) != (long)i)
 				continue;
-			rc = push(w, xstrdup(ri.pes[i]));
+			rc = push(w, ri.pes[i]);
 			if (rc < 0)
 				break;
 			rc = compare(w, at >= 0 ? json_array_get(l, (size_t)at) : NULL,
@@ -643,7 +684,7 @@ static int compare(struct walk *w, const json_t *l, const json_t *r, const struc
 		for (i = 0; rc == 0 && i < li.n; i++) {
 			if (index_of(&li, li.pes[i]) != (long)i || (r && index_of(&ri, li.pes[i]) >= 0))
 				continue;
-			rc = push(w, xstrdup(li.pes[i]));
+			rc = push(w, li.pes[i]);
 			if (rc < 0)
 				break;
 			rc = compare(w, json_array_get(l, i), NULL, es, c);
@@ -712,7 +753,7 @@ static int merge(struct walk *w, json_t *l, const json_t *r, const struct patch_
 					json_object_del(l, k);
 				continue;
 			}
-			rc = push(w, ssa_fs_pe_field(k));
+			rc = push_field(w, k);
 			if (rc < 0)
 				break;
 			rc = merge(w, json_incref(cur), v, fs, &res);
@@ -759,7 +800,7 @@ static int merge(struct walk *w, json_t *l, const json_t *r, const struct patch_
 				bool dup = json_object_get(li.dups, pe) != NULL;
 
 				json_object_set_new(merged_rhs, pe, json_true());
-				rc = push(w, xstrdup(pe));
+				rc = push(w, pe);
 				if (rc == 0) {
 					rc = merge(w, dup ? NULL : json_incref(json_array_get(l, lI)),
 						   json_array_get(r, rI), es, &item);
@@ -795,7 +836,7 @@ static int merge(struct walk *w, json_t *l, const json_t *r, const struct patch_
 			bool dup = json_object_get(li.dups, pe) != NULL;
 
 			json_object_set_new(merged_rhs, pe, json_true());
-			rc = push(w, xstrdup(pe));
+			rc = push(w, pe);
 			if (rc == 0) {
 				rc = merge(w, at >= 0 && !dup ? json_incref(json_array_get(l, (size_t)at)) : NULL,
 					   json_array_get(r, rI), es, &item);
@@ -868,12 +909,18 @@ static bool prune(json_t *v, const struct patch_schema *s, const json_t *last, c
 		json_object_foreach_safe(v, tmp, k, cv) {
 			bool named, lm, reg, cand, keep;
 			const struct patch_schema *fs = patch_schema_field(s, k, &named);
-			char *pe = ssa_fs_pe_field(k);
-			const json_t *lc = json_object_get(last, pe);
-			const json_t *oc = owned ? json_object_get(owned, pe) : NULL;
+			char small[256], *pe = small;
+			const json_t *lc, *oc;
 
+			if (strlen(k) + 3 > sizeof(small))
+				pe = ssa_fs_pe_field(k);
+			else
+				snprintf(small, sizeof(small), "f:%s", k);
+			lc = json_object_get(last, pe);
+			oc = owned ? json_object_get(owned, pe) : NULL;
 			keep = protected_field(depth, in_metadata, pe);
-			free(pe);
+			if (pe != small)
+				free(pe);
 			if (!lc)
 				continue;
 			lm = owns(lc, named);
@@ -885,7 +932,8 @@ static bool prune(json_t *v, const struct patch_schema *s, const json_t *last, c
 				continue;
 			}
 			if (ssa_fs_has_children(lc) &&
-			    prune(cv, fs, lc, oc, reg, cand, depth + 1, depth == 0 && strcmp(k, "metadata") == 0) &&
+			    prune(cv, fs, lc, oc, reg, cand, depth + 1,
+				  depth == 0 && strcmp(k, "metadata") == 0) &&
 			    empty_container(cv) && !keep) {
 				json_object_del(v, k);
 				changed = true;
@@ -1077,13 +1125,18 @@ json_t *ssa_conflict_status(const json_t *conflicts)
 
 /* ---- the operations ---- */
 
+/* obj without metadata.managedFields: a shallow copy (children shared,
+ * read only); {} for NULL. New reference. */
 static json_t *without_managed_fields(const json_t *obj)
 {
-	json_t *c = obj ? json_deep_copy(obj) : json_object();
+	json_t *c = obj ? json_copy((json_t *)obj) : json_object();
 	json_t *md = json_object_get(c, "metadata");
 
-	if (json_is_object(md))
+	if (json_is_object(md) && json_object_get(md, "managedFields")) {
+		md = json_copy(md);
 		json_object_del(md, "managedFields");
+		json_object_set_new(c, "metadata", md);
+	}
 	return c;
 }
 
@@ -1253,14 +1306,19 @@ out:
 	return set;
 }
 
-/* Keep the last-applied annotation in step with kubectl's server-side applies. */
+/* Keep the last-applied annotation in step with kubectl's server-side
+ * applies (lastAppliedUpdater): when present and not empty, it becomes the
+ * applied configuration without that annotation, as encoding/json writes it
+ * with a final newline; it is dropped when the annotations would pass 256 KiB. */
 static void sync_last_applied(json_t *obj, const json_t *applied)
 {
 	json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
-	json_t *copy, *cann;
-	char *text, *full;
+	const char *old = json_string_value(json_object_get(ann, LAST_APPLIED)), *k;
+	json_t *copy, *cann, *v;
+	size_t total = 0;
+	char *text;
 
-	if (!json_is_string(json_object_get(ann, LAST_APPLIED)))
+	if (!old || !*old)
 		return;
 	copy = json_deep_copy(applied);
 	cann = json_object_get(json_object_get(copy, "metadata"), "annotations");
@@ -1268,14 +1326,17 @@ static void sync_last_applied(json_t *obj, const json_t *applied)
 		json_object_del(cann, LAST_APPLIED);
 	text = patch_go_json_string(copy, SSA_LAST_APPLIED_MAX);
 	json_decref(copy);
-	if (!text) {
-		/* too large for an annotation: drop it rather than keep a stale one */
+	json_object_foreach(ann, k, v)
+		if (strcmp(k, LAST_APPLIED) != 0)
+			total += strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
+	if (!text || total + strlen(LAST_APPLIED) + strlen(text) + 1 > SSA_LAST_APPLIED_MAX) {
 		json_object_del(ann, LAST_APPLIED);
-		return;
+	} else {
+		char *full = xasprintf("%s\n", text);
+
+		json_object_set_new(ann, LAST_APPLIED, json_string(full));
+		free(full);
 	}
-	full = xasprintf("%s\n", text);
-	json_object_set_new(ann, LAST_APPLIED, json_string(full));
-	free(full);
 	free(text);
 }
 
@@ -1294,7 +1355,7 @@ static void keep_system_metadata(json_t *next, const json_t *live)
 		json_t *v = json_is_object(lm) ? json_object_get(lm, keys[i]) : NULL;
 
 		if (v)
-			json_object_set(nm, keys[i], v);
+			json_object_set_new(nm, keys[i], json_deep_copy(v));
 		else
 			json_object_del(nm, keys[i]);
 	}
@@ -1330,11 +1391,7 @@ int ssa_apply(const json_t *obj, const json_t *applied, const char *manager, boo
 	r = patch_check_depth(applied, PATCH_MAX_DEPTH, "apply configuration", err);
 	if (r < 0)
 		return r;
-	if (obj) {
-		r = patch_check_depth(obj, PATCH_MAX_OBJECT_DEPTH, "object", err);
-		if (r < 0)
-			return r;
-	}
+	/* obj's depth is enforced by the walks (-E2BIG at PATCH_MAX_OBJECT_DEPTH) */
 	api_version = json_string_value(json_object_get(applied, "apiVersion"));
 	kind = json_string_value(json_object_get(applied, "kind"));
 	if (!api_version || !kind)
@@ -1363,7 +1420,7 @@ int ssa_apply(const json_t *obj, const json_t *applied, const char *manager, boo
 	}
 
 	/* status is not the main resource's to apply */
-	config = json_deep_copy(applied);
+	config = json_copy((json_t *)applied);
 	json_object_del(config, "status");
 
 	r = merge(&w, json_deep_copy(live), config, s, &next);
@@ -1436,6 +1493,7 @@ int ssa_apply(const json_t *obj, const json_t *applied, const char *manager, boo
 	*ret_obj = next;
 	next = NULL;
 out:
+	walk_free(&w);
 	managers_free(&m);
 	json_decref(live);
 	json_decref(config);
@@ -1458,9 +1516,7 @@ void ssa_record_update_subresource(const json_t *old_obj, json_t *new_obj, const
 	json_t *live = NULL, *next = NULL;
 	const struct patch_schema *s;
 
-	if (!json_is_object(new_obj) || check_manager(manager, NULL) < 0 ||
-	    patch_depth(new_obj, PATCH_MAX_OBJECT_DEPTH) > PATCH_MAX_OBJECT_DEPTH ||
-	    (old_obj && patch_depth(old_obj, PATCH_MAX_OBJECT_DEPTH) > PATCH_MAX_OBJECT_DEPTH))
+	if (!json_is_object(new_obj) || check_manager(manager, NULL) < 0)
 		return;
 	if (subresource && !*subresource)
 		subresource = NULL;
@@ -1495,6 +1551,7 @@ void ssa_record_update_subresource(const json_t *old_obj, json_t *new_obj, const
 	cap_updaters(&m);
 	managers_encode(&m, new_obj);
 out:
+	walk_free(&w);
 	managers_free(&m);
 	json_decref(live);
 	json_decref(next);

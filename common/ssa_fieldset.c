@@ -49,8 +49,9 @@ json_t *ssa_fs_child(json_t *node, const char *pe, bool create)
 
 void ssa_fs_mark(json_t *node)
 {
+	/* the marker's value is never looked at: the true singleton costs no allocation */
 	if (!json_object_get(node, SELF))
-		json_object_set_new(node, SELF, json_object());
+		json_object_set_new(node, SELF, json_true());
 }
 
 bool ssa_fs_is_member(const json_t *node)
@@ -158,37 +159,39 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* "k:" + the canonical JSON object of fields (sorted by name). */
-static char *key_of_fields(const json_t *fields)
+struct key_field {
+	const char *name;     /* borrowed */
+	const json_t *value;  /* borrowed */
+};
+
+/* "k:" + the canonical JSON object of n fields (sorted by name here). NULL
+ * when longer than SSA_FS_PE_MAX. */
+static char *key_of_pairs(struct key_field *f, size_t n)
 {
-	const char **names, *k;
-	size_t n = json_object_size(fields), i = 0;
 	struct buf b;
-	json_t *v;
 	int r;
 
-	names = xcalloc(n ? n : 1, sizeof(*names));
-	json_object_foreach((json_t *)fields, k, v)
-		names[i++] = k;
-	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(f[j - 1].name, f[j].name) > 0; j--) {
+			struct key_field t = f[j];
+
+			f[j] = f[j - 1];
+			f[j - 1] = t;
+		}
 	buf_init(&b, SSA_FS_PE_MAX);
 	r = buf_puts(&b, "k:{");
-	for (i = 0; r == 0 && i < n; i++) {
-		json_t *name = json_string(names[i]);
-
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		if (i > 0)
 			r = buf_puts(&b, ",");
 		if (r == 0)
-			r = patch_go_json(&b, name);
+			r = patch_go_json_str(&b, f[i].name, strlen(f[i].name));
 		if (r == 0)
 			r = buf_puts(&b, ":");
 		if (r == 0)
-			r = patch_go_json(&b, json_object_get(fields, names[i]));
-		json_decref(name);
+			r = patch_go_json(&b, f[i].value);
 	}
 	if (r == 0)
 		r = buf_puts(&b, "}");
-	free(names);
 	if (r < 0) {
 		buf_free(&b);
 		return NULL;
@@ -196,10 +199,30 @@ static char *key_of_fields(const json_t *fields)
 	return buf_steal(&b, NULL);
 }
 
+/* "k:" + the canonical JSON object of the members of fields. */
+static char *key_of_fields(const json_t *fields)
+{
+	size_t n = json_object_size(fields), i = 0;
+	struct key_field *f = xcalloc(n ? n : 1, sizeof(*f));
+	const char *k;
+	json_t *v;
+	char *pe;
+
+	json_object_foreach((json_t *)fields, k, v) {
+		f[i].name = k;
+		f[i++].value = v;
+	}
+	pe = key_of_pairs(f, n);
+	free(f);
+	return pe;
+}
+
 char *ssa_fs_pe_key(const json_t *item, const char *const *keys, const char *const *key_defaults,
 		    struct errbuf *err)
 {
-	json_t *fields;
+	struct key_field f[8];
+	json_t *defaults[8] = { NULL };
+	size_t n = 0, nk = 0;
 	char *pe;
 
 	if (json_is_null(item)) {
@@ -210,24 +233,25 @@ char *ssa_fs_pe_key(const json_t *item, const char *const *keys, const char *con
 		errbuf_set(err, -EINVAL, "associative list with keys may not have non-map elements");
 		return NULL;
 	}
-	fields = json_object();
-	for (size_t i = 0; keys[i]; i++) {
-		json_t *v = json_object_get(item, keys[i]);
+	for (nk = 0; keys[nk] && nk < 8; nk++) {
+		const json_t *v = json_object_get(item, keys[nk]);
 
-		if (v)
-			json_object_set(fields, keys[i], v);
-		else if (key_defaults && key_defaults[i])
-			json_object_set_new(fields, keys[i], json_string(key_defaults[i]));
+		if (!v && key_defaults && key_defaults[nk])
+			v = defaults[nk] = json_string(key_defaults[nk]);
+		if (v) {
+			f[n].name = keys[nk];
+			f[n++].value = v;
+		}
 	}
-	if (json_object_size(fields) == 0) {
+	if (n == 0) {
 		errbuf_set(err, -EINVAL,
 			   "associative list with keys has an element that omits all key fields (\"%s\"...)",
 			   keys[0]);
-		json_decref(fields);
 		return NULL;
 	}
-	pe = key_of_fields(fields);
-	json_decref(fields);
+	pe = key_of_pairs(f, n);
+	for (size_t i = 0; i < nk; i++)
+		json_decref(defaults[i]);
 	if (!pe)
 		errbuf_set(err, -E2BIG, "list item key longer than %d bytes", SSA_FS_PE_MAX);
 	return pe;
@@ -415,9 +439,22 @@ int ssa_fs_pe_compare(const char *a, const char *b)
 	}
 }
 
-static int pe_qsort_cmp(const void *a, const void *b)
+struct sort_ent {
+	const char *pe;   /* borrowed */
+	json_t *parsed;   /* owned: the value of a "k:" or "v:" element, or NULL */
+};
+
+static int sort_ent_cmp(const void *a, const void *b)
 {
-	return ssa_fs_pe_compare(*(const char *const *)a, *(const char *const *)b);
+	const struct sort_ent *x = a, *y = b;
+	int tx = type_rank(x->pe[0]), ty = type_rank(y->pe[0]);
+
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	if (x->parsed && y->parsed)
+		return x->pe[0] == 'k' ? fields_compare(x->parsed, y->parsed)
+				       : value_compare(x->parsed, y->parsed);
+	return ssa_fs_pe_compare(x->pe, y->pe);
 }
 
 /* Child keys of node (without ".") sorted in fieldpath order. Caller frees the array. */
@@ -425,12 +462,25 @@ static const char **sorted_children(const json_t *node, size_t *ret_n)
 {
 	size_t n = json_object_size(node), i = 0;
 	const char **keys = xcalloc(n ? n : 1, sizeof(*keys)), *k;
+	struct sort_ent *ents = xcalloc(n ? n : 1, sizeof(*ents));
+	bool sorting = n - (ssa_fs_is_member(node) ? 1 : 0) > 1;
 	json_t *c;
 
-	json_object_foreach((json_t *)node, k, c)
-		if (strcmp(k, SELF) != 0)
-			keys[i++] = k;
-	qsort(keys, i, sizeof(*keys), pe_qsort_cmp);
+	json_object_foreach((json_t *)node, k, c) {
+		if (strcmp(k, SELF) == 0)
+			continue;
+		ents[i].pe = k;
+		if (sorting && (k[0] == 'k' || k[0] == 'v'))
+			ents[i].parsed = json_loads(k + 2, JSON_DECODE_ANY, NULL);
+		i++;
+	}
+	if (sorting)
+		qsort(ents, i, sizeof(*ents), sort_ent_cmp);
+	for (size_t j = 0; j < i; j++) {
+		keys[j] = ents[j].pe;
+		json_decref(ents[j].parsed);
+	}
+	free(ents);
 	*ret_n = i;
 	return keys;
 }

@@ -753,7 +753,8 @@ static struct yaml_anchor *yaml_anchor_define(struct yaml_ctx *c, const char *na
 	return a;
 }
 
-/* Forget every anchor (at the end of each document); keeps the table. */
+/* Forget every anchor and the table (at the end of each document, so a
+ * large table does not make every later document pay for walking it). */
 static void yaml_anchors_clear(struct yaml_ctx *c)
 {
 	for (size_t i = 0; i < c->nbuckets; i++) {
@@ -764,6 +765,8 @@ static void yaml_anchors_clear(struct yaml_ctx *c)
 			yaml_anchor_free(a);
 		}
 	}
+	xfree_ptr(&c->anchors);
+	c->nbuckets = 0;
 	c->nanchors = 0;
 }
 
@@ -1551,7 +1554,6 @@ static int yaml_parse_docs(const char *text, size_t len, const struct yaml_limit
 	free(c.stack);
 	json_decref(c.root);
 	yaml_anchors_clear(&c);
-	free(c.anchors);
 	yaml_parser_delete(&parser);
 	if (r < 0) {
 		json_decref(docs);
@@ -1562,6 +1564,7 @@ static int yaml_parse_docs(const char *text, size_t len, const struct yaml_limit
 	return 0;
 }
 
+/* Contract in yaml.h. */
 int yaml_parse_stream(const char *text, size_t len, const struct yaml_limits *limits,
 		      struct errbuf *err, json_t **ret_docs)
 {
@@ -1570,6 +1573,7 @@ int yaml_parse_stream(const char *text, size_t len, const struct yaml_limits *li
 	return yaml_parse_docs(text, len, limits, err, ret_docs, &ndocs);
 }
 
+/* Contract in yaml.h. */
 int yaml_parse_one(const char *text, size_t len, const struct yaml_limits *limits,
 		   struct errbuf *err, json_t **ret_doc)
 {
@@ -1743,6 +1747,7 @@ static int yaml_emit_value(yaml_emitter_t *em, json_t *v, size_t depth)
 	return -EINVAL;
 }
 
+/* Contract in yaml.h. */
 char *yaml_emit(const json_t *v)
 {
 	yaml_emitter_t em;

@@ -234,6 +234,8 @@ void hub_controller_free(struct hub *h);
 int hub_resources_register(struct hub *h);
 
 /* metrics.c */
+/* The status of the last answer httpd was given (see metrics.c). */
+extern int hub_metrics_last_status;
 void hub_metrics_request(struct hub *h, const char *verb, int code, double seconds);
 void hub_metrics_http(struct hub *h, struct httpd_req *req);
 void hub_metrics_free(struct hub_metrics *m);

@@ -560,8 +560,8 @@ void hub_registration_create(struct hub *h, struct httpd_req *req)
 	if (r == -ENOENT) {
 		json_t *claims = json_object_get(body, "claims");
 
-		labels = json_deep_copy(json_is_object(json_object_get(body, "labels")) ? json_object_get(body, "labels")
-											: json_object());
+		labels = json_is_object(json_object_get(body, "labels")) ? json_deep_copy(json_object_get(body, "labels"))
+									    : json_object();
 		json_object_set_new(labels, HUB_LABEL_CLUSTER, json_string(cluster));
 		obj = json_pack("{s:s, s:s, s:{s:s, s:o}, s:{s:b, s:i}}", "apiVersion",
 				HUB_GROUP_CLUSTER "/v1", "kind", "ManagedCluster", "metadata", "name", cluster, "labels",

@@ -255,7 +255,7 @@ int hub_resources_register(struct hub *h)
 		.group = HUB_GROUP_CERTS, .version = "v1", .resource = HUB_RES_CSRS,
 		.singular = "certificatesigningrequest", .kind = "CertificateSigningRequest",
 		.short_names = csr_short, .verbs = KAPI_VERBS_READ, .has_status = true,
-		.generation = KAPI_GEN_NONE,
+		.generation = KAPI_GEN_NONE, .custom = true,
 	};
 	int r;
 

@@ -42,12 +42,6 @@
 #include "store_sqlite.h"
 #include "timefmt.h"
 
-/* httpd does not (yet) say which status an answer had; when it learns to
- * (requested from its owner), the weak reference below finds it and the
- * request metrics get the codes of kapi's answers too. Until then those are
- * counted with the code the hub knows (its own answers, 401/403) or 0. */
-extern int httpd_req_status(const struct httpd_req *req) __attribute__((weak));
-
 #define HUB_SERVING_RENEW_S (30LL * 86400)
 
 struct hub_pending {
@@ -310,8 +304,6 @@ static void dispatch(struct hub *h, struct httpd_req *req)
 		return;
 	}
 	kapi_server_handle(h->kapi, req);
-	if (httpd_req_status && !h->cur_code)
-		h->cur_code = httpd_req_status(req);
 }
 
 /* Group commit -------------------------------------------------------------- */
@@ -335,9 +327,10 @@ static void drain(struct hub *h)
 		if (!h->q_head)
 			h->q_tail = NULL;
 		h->q_len--;
+		hub_metrics_last_status = 0;
 		dispatch(h, p->req);
 		snprintf(done[n].verb, sizeof(done[n].verb), "%s", h->cur_verb ? h->cur_verb : "");
-		done[n].code = h->cur_code;
+		done[n].code = hub_metrics_last_status;
 		done[n].t0 = p->t0_us;
 		n++;
 		free(p);

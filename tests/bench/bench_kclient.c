@@ -11,6 +11,7 @@
  *   bench kclient apply mode=sequential n=500 seconds=0.91 applies_per_s=549 mean_ms=1.82
  */
 #include <errno.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,11 +94,27 @@ static void start_one(struct run *run, unsigned slot)
 	json_decref(obj);
 }
 
+/* CPU seconds used by this process (the client; the simulator is a child). */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int bench(uv_loop_t *loop, struct kclient *kc, unsigned n, unsigned conc)
 {
 	struct run run = { .kc = kc, .n = n, .concurrency = conc };
 	int64_t t0 = time_mono_us();
-	double secs;
+	struct kclient_stats st;
+	uint64_t connects0;
+	double secs, cpu0;
+
+	kclient_get_stats(kc, &st);
+	connects0 = st.connects;
+	cpu0 = cpu_s();
 
 	for (unsigned i = 0; i < conc && i < n; i++)
 		start_one(&run, i);
@@ -106,9 +123,11 @@ static int bench(uv_loop_t *loop, struct kclient *kc, unsigned n, unsigned conc)
 		return 1;
 	}
 	secs = (double)(time_mono_us() - t0) / 1e6;
-	printf("bench kclient apply mode=%s concurrency=%u n=%u seconds=%.3f applies_per_s=%.0f mean_ms=%.2f failed=%u\n",
+	kclient_get_stats(kc, &st);
+	printf("bench kclient apply mode=%s concurrency=%u n=%u seconds=%.3f applies_per_s=%.0f mean_ms=%.2f "
+	       "client_cpu_us_per_apply=%.0f connections=%llu failed=%u\n",
 	       conc == 1 ? "sequential" : "concurrent", conc, n, secs, n / secs, run.latency_sum_s / n * 1000,
-	       run.failed);
+	       (cpu_s() - cpu0) / n * 1e6, (unsigned long long)(st.connects - connects0), run.failed);
 	fflush(stdout);
 	return run.failed ? 1 : 0;
 }

@@ -28,6 +28,9 @@ struct canned_server {
 	size_t nreqs;
 	struct canned_conn *conns;
 	int open;
+	char **route_paths;
+	struct canned_response *routes;
+	size_t nroutes;
 };
 
 static struct canned_response copy_resp(const struct canned_response *r)
@@ -180,10 +183,20 @@ static void handle(struct canned_conn *c)
 		memmove(c->in.data, c->in.data + total, c->in.len - total);
 		c->in.len -= total;
 		c->in.data[c->in.len] = '\0';
-		if (s->qhead < s->nqueue)
-			respond(c, &s->queue[s->qhead++]);
-		else
-			respond(c, &s->def);
+		{
+			size_t plen = strcspn(path, "?");
+			const struct canned_response *route = NULL;
+
+			for (size_t i = 0; i < s->nroutes; i++)
+				if (strlen(s->route_paths[i]) == plen && strncmp(s->route_paths[i], path, plen) == 0)
+					route = &s->routes[i];
+			if (route)
+				respond(c, route);
+			else if (s->qhead < s->nqueue)
+				respond(c, &s->queue[s->qhead++]);
+			else
+				respond(c, &s->def);
+		}
 		if (c->closing)
 			return;
 	}
@@ -265,6 +278,33 @@ void canned_push(struct canned_server *s, const struct canned_response *r)
 	s->queue[s->nqueue++] = copy_resp(r);
 }
 
+void canned_route(struct canned_server *s, const char *path, const struct canned_response *r)
+{
+	for (size_t i = 0; i < s->nroutes; i++)
+		if (strcmp(s->route_paths[i], path) == 0) {
+			free_resp(&s->routes[i]);
+			s->routes[i] = copy_resp(r);
+			return;
+		}
+	s->route_paths = xrealloc(s->route_paths, (s->nroutes + 1) * sizeof(*s->route_paths));
+	s->routes = xrealloc(s->routes, (s->nroutes + 1) * sizeof(*s->routes));
+	s->route_paths[s->nroutes] = xstrdup(path);
+	s->routes[s->nroutes++] = copy_resp(r);
+}
+
+size_t canned_count_path(const struct canned_server *s, const char *path)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nreqs; i++) {
+		size_t plen = strcspn(s->reqs[i].path, "?");
+
+		if (strlen(path) == plen && strncmp(s->reqs[i].path, path, plen) == 0)
+			n++;
+	}
+	return n;
+}
+
 void canned_set_default(struct canned_server *s, const struct canned_response *r)
 {
 	free_resp(&s->def);
@@ -325,6 +365,12 @@ void canned_free(struct canned_server *s)
 		free(s->reqs[i].body);
 	}
 	free(s->reqs);
+	for (size_t i = 0; i < s->nroutes; i++) {
+		free(s->route_paths[i]);
+		free_resp(&s->routes[i]);
+	}
+	free(s->route_paths);
+	free(s->routes);
 	for (struct canned_conn *c = s->conns; c; c = c->next)
 		conn_close(c);
 	uv_close((uv_handle_t *)&s->listener, listener_closed);

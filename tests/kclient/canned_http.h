@@ -43,6 +43,11 @@ struct canned_server;
 struct canned_server *canned_new(uv_loop_t *loop, int *ret_port);
 /* Queue a response (copied). */
 void canned_push(struct canned_server *s, const struct canned_response *r);
+/* Answer requests whose path (query excluded) is exactly path with r, always,
+ * before looking at the queue (copied; replaces an earlier route). */
+void canned_route(struct canned_server *s, const char *path, const struct canned_response *r);
+/* Requests seen for path (query excluded). */
+size_t canned_count_path(const struct canned_server *s, const char *path);
 /* The response used when the queue is empty (copied); default: 404 empty. */
 void canned_set_default(struct canned_server *s, const struct canned_response *r);
 size_t canned_count(const struct canned_server *s);

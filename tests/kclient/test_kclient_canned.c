@@ -17,7 +17,9 @@
 
 #include "canned_http.h"
 #include "kclient_ops.h"
+#include "kdiscovery.h"
 #include "ktest.h"
+#include "kwatch.h"
 
 struct ctx {
 	uv_loop_t loop;
@@ -650,6 +652,237 @@ static void test_delete_options_and_refs(void **state)
 			    "/apis/rbac.authorization.k8s.io/v1/clusterroles/system%3Abasic-user");
 }
 
+
+/* --- discovery ---------------------------------------------------------- */
+
+struct resolved {
+	bool done;
+	int r;
+	struct kmapping m;
+	char msg[KCLIENT_MSG_MAX];
+};
+
+static void on_resolved(void *ud, int r, const struct kmapping *m, const struct kclient_error *err)
+{
+	struct resolved *x = ud;
+
+	x->done = true;
+	x->r = r;
+	if (m)
+		x->m = *m;
+	if (err)
+		snprintf(x->msg, sizeof(x->msg), "%s", err->message);
+}
+
+static void never_resolved(void *ud, int r, const struct kmapping *m, const struct kclient_error *err)
+{
+	fail_msg("callback of a cancelled resolve");
+}
+
+static void route(struct ctx *c, const char *path, int status, const char *body)
+{
+	canned_route(c->srv, path, &(struct canned_response){ .action = CANNED_REPLY, .status = status, .body = body });
+}
+
+static void test_discovery(void **state)
+{
+	struct ctx *c = *state;
+	struct resolved a = { 0 }, b = { 0 }, d = { 0 }, e = { 0 };
+	struct kdiscovery_stats st;
+	struct kdiscovery_wait *w;
+	struct kdiscovery *kd = NULL;
+	struct kmapping m;
+
+	make_client(c, NULL, NULL);
+	route(c, "/api", 200, "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"]}");
+	route(c, "/apis", 200,
+	      "{\"kind\":\"APIGroupList\",\"groups\":["
+	      "{\"name\":\"apps\",\"versions\":[{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}]},"
+	      "{\"name\":\"example.com\",\"versions\":[{\"groupVersion\":\"example.com/v1\",\"version\":\"v1\"}]},"
+	      "{\"name\":\"broken.io\",\"versions\":[{\"groupVersion\":\"broken.io/v1\",\"version\":\"v1\"}]},"
+	      "{\"name\":\"evil\",\"versions\":[{\"groupVersion\":\"../../x/v1\",\"version\":\"v1\"}]}]}");
+	route(c, "/api/v1", 200,
+	      "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
+	      "{\"name\":\"namespaces\",\"singularName\":\"\",\"namespaced\":false,\"kind\":\"Namespace\",\"verbs\":[\"get\"]},"
+	      "{\"name\":\"pods/status\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"Pod\",\"verbs\":[\"get\"]},"
+	      "{\"name\":\"pods\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"Pod\",\"verbs\":[\"get\"]}]}");
+	route(c, "/apis/apps/v1", 200,
+	      "{\"kind\":\"APIResourceList\",\"groupVersion\":\"apps/v1\",\"resources\":["
+	      "{\"name\":\"deployments\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"Deployment\",\"verbs\":[\"get\"]}]}");
+	route(c, "/apis/example.com/v1", 200, "{\"kind\":\"APIResourceList\",\"groupVersion\":\"example.com/v1\",\"resources\":[]}");
+	route(c, "/apis/broken.io/v1", 503, "");
+
+	assert_int_equal(kdiscovery_new(c->kc, &(struct kdiscovery_options){ .min_refresh_interval_ms = 50 }, &kd), 0);
+	/* two misses at once: one refresh answers both */
+	assert_int_equal(kdiscovery_resolve(kd, "example.com/v1", "Widget", on_resolved, &a, NULL), 0);
+	assert_int_equal(kdiscovery_resolve(kd, "apps/v1", "Deployment", on_resolved, &b, NULL), 0);
+	assert_int_equal(kdiscovery_resolve(kd, "v1", "Secret", never_resolved, NULL, &w), 0);
+	kdiscovery_cancel(w);
+	assert_true(ktest_run_until(&c->loop, &a.done, 5000));
+	assert_true(ktest_run_until(&c->loop, &b.done, 5000));
+	assert_int_equal(a.r, -ENOENT);
+	assert_string_equal(a.msg, "no matches for kind \"Widget\" in version \"example.com/v1\"");
+	assert_int_equal(b.r, 0);
+	assert_string_equal(b.m.resource, "deployments");
+	assert_string_equal(b.m.group, "apps");
+	assert_true(b.m.namespaced);
+	kdiscovery_get_stats(kd, &st);
+	assert_int_equal(st.refreshes, 1);
+	assert_int_equal(canned_count_path(c->srv, "/apis/apps/v1"), 1);
+	assert_int_equal(canned_count_path(c->srv, "/apis/broken.io/v1"), 2); /* one retry only */
+	/* the malformed group version was never requested */
+	assert_int_equal(canned_count(c->srv), 7);
+
+	/* subresources are skipped; the kind maps to the main resource */
+	assert_int_equal(kdiscovery_lookup(kd, "v1", "Pod", &m), 0);
+	assert_string_equal(m.resource, "pods");
+	assert_int_equal(kdiscovery_lookup(kd, "v1", "Namespace", &m), 0);
+	assert_false(m.namespaced);
+
+	/* a group version whose discovery failed: not NotFound */
+	assert_int_equal(kdiscovery_resolve(kd, "broken.io/v1", "Thing", on_resolved, &d, NULL), 0);
+	assert_true(ktest_run_until(&c->loop, &d.done, 5000));
+	assert_int_not_equal(d.r, 0);
+	assert_int_not_equal(d.r, -ENOENT);
+	assert_non_null(strstr(d.msg, "broken.io/v1"));
+
+	/* the CRD appears: the next miss refreshes and finds it */
+	route(c, "/apis/example.com/v1", 200,
+	      "{\"kind\":\"APIResourceList\",\"groupVersion\":\"example.com/v1\",\"resources\":["
+	      "{\"name\":\"widgets\",\"singularName\":\"widget\",\"namespaced\":true,\"kind\":\"Widget\",\"verbs\":[\"get\"]}]}");
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(kdiscovery_resolve(kd, "example.com/v1", "Widget", on_resolved, &a, NULL), 0);
+	assert_true(ktest_run_until(&c->loop, &a.done, 5000));
+	assert_int_equal(a.r, 0);
+	assert_string_equal(a.m.resource, "widgets");
+	kdiscovery_get_stats(kd, &st);
+	assert_true(st.refreshes >= 3);
+
+	/* hits come from the cache, later, without requests */
+	{
+		size_t before = canned_count(c->srv);
+		uint64_t refreshes = st.refreshes;
+
+		assert_int_equal(kdiscovery_resolve(kd, "apps/v1", "Deployment", on_resolved, &e, NULL), 0);
+		assert_false(e.done); /* never from inside resolve */
+		assert_true(ktest_run_until(&c->loop, &e.done, 5000));
+		assert_int_equal(e.r, 0);
+		assert_int_equal(canned_count(c->srv), before);
+		kdiscovery_get_stats(kd, &st);
+		assert_int_equal(st.refreshes, refreshes);
+	}
+	assert_int_equal(kdiscovery_resolve(kd, "apps/v1/x", "Deployment", on_resolved, &e, NULL), -EINVAL);
+	assert_int_equal(kdiscovery_resolve(kd, "Apps/v1", "Deployment", on_resolved, &e, NULL), -EINVAL);
+	kdiscovery_free(kd);
+}
+
+/* --- watch: resume, bookmarks, malformed lines, 410 both ways ------------- */
+
+struct wlog {
+	char events[2048];
+	int synced, relisted, errors;
+};
+
+static void wl_event(void *ud, struct kwatch *w, enum kwatch_event t, json_t *obj)
+{
+	struct wlog *l = ud;
+	static const char *const names[] = { "A", "M", "D" };
+	size_t n = strlen(l->events);
+
+	snprintf(l->events + n, sizeof(l->events) - n, "%s:%s ", names[t],
+		 json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")));
+}
+
+static void wl_synced(void *ud, struct kwatch *w, bool relist)
+{
+	struct wlog *l = ud;
+	size_t n = strlen(l->events);
+
+	l->synced++;
+	l->relisted += relist;
+	snprintf(l->events + n, sizeof(l->events) - n, "%s ", relist ? "RELISTED" : "SYNCED");
+}
+
+static void wl_error(void *ud, struct kwatch *w, const struct kclient_error *err)
+{
+	((struct wlog *)ud)->errors++;
+}
+
+#define OBJ(name, rv) "{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"ns\",\"resourceVersion\":\"" rv "\"}}"
+
+static void test_kwatch_canned(void **state)
+{
+	struct ctx *c = *state;
+	struct wlog l = { 0 };
+	struct kwatch *w = NULL;
+	int64_t deadline;
+
+	make_client(c, NULL, NULL);
+	reply(c, 200, NULL, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" OBJ("a", "5") "," OBJ("b", "6") "]}");
+	canned_push(c->srv, &(struct canned_response){ .action = CANNED_STREAM, .body =
+		"{\"type\":\"ADDED\",\"object\":" OBJ("c", "11") "}\n"
+		"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"15\"}}}\n" });
+	canned_push(c->srv, &(struct canned_response){ .action = CANNED_STREAM, .body = "this is not json\n" });
+	reply(c, 410, NULL, "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Expired\",\"code\":410}");
+	reply(c, 200, NULL, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"30\"},\"items\":[" OBJ("a", "5") "," OBJ("c", "20") "]}");
+	canned_push(c->srv, &(struct canned_response){ .action = CANNED_STREAM, .body =
+		"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"too old resource version: 30 (40)\",\"reason\":\"Expired\",\"code\":410}}\n"
+		"{\"type\":\"ADDED\",\"object\":" OBJ("never", "41") "}\n" });
+	reply(c, 200, NULL, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"50\"},\"items\":[" OBJ("a", "5") "," OBJ("c", "20") "," OBJ("d", "45") "]}");
+	canned_set_default(c->srv, &(struct canned_response){ .action = CANNED_HANG });
+
+	assert_int_equal(kwatch_start(c->kc, &(struct kref){ .version = "v1", .resource = "configmaps", .namespace = "ns" },
+				      &(struct kwatch_options){ .timeout_s = 60, .backoff_base_ms = 10, .label_selector = "x=y" },
+				      &(struct kwatch_handlers){ wl_event, wl_synced, wl_error }, &l, &w),
+			 0);
+	deadline = time_mono_us() + 5000000;
+	while (l.synced < 3 && time_mono_us() < deadline)
+		ktest_run_for(&c->loop, 10);
+	assert_string_equal(l.events, "A:a A:b SYNCED A:c M:c D:b RELISTED A:d RELISTED ");
+	assert_int_equal(l.errors, 1); /* the malformed line */
+	assert_string_equal(kwatch_resource_version(w), "50");
+	assert_non_null(kwatch_get(w, "ns", "d"));
+	assert_null(kwatch_get(w, "ns", "b"));
+	assert_int_equal(json_object_size(kwatch_store(w)), 3);
+	assert_true(kwatch_synced(w));
+
+	assert_int_equal(canned_count(c->srv), 8);
+	assert_string_equal(canned_get(c->srv, 0)->path, "/api/v1/namespaces/ns/configmaps?labelSelector=x%3Dy&limit=500");
+	assert_non_null(strstr(canned_get(c->srv, 1)->path, "watch=true"));
+	assert_non_null(strstr(canned_get(c->srv, 1)->path, "allowWatchBookmarks=true"));
+	assert_non_null(strstr(canned_get(c->srv, 1)->path, "&resourceVersion=10"));
+	assert_non_null(strstr(canned_get(c->srv, 1)->path, "labelSelector=x%3Dy"));
+	assert_non_null(strstr(canned_get(c->srv, 2)->path, "&resourceVersion=15")); /* from the bookmark */
+	assert_non_null(strstr(canned_get(c->srv, 3)->path, "&resourceVersion=15")); /* after the bad line */
+	assert_non_null(strstr(canned_get(c->srv, 5)->path, "&resourceVersion=30"));
+	assert_non_null(strstr(canned_get(c->srv, 7)->path, "&resourceVersion=50"));
+	kwatch_free(w);
+}
+
+static void free_in_event(void *ud, struct kwatch *w, enum kwatch_event t, json_t *obj)
+{
+	int *n = ud;
+
+	(*n)++;
+	kwatch_free(w);
+}
+
+static void test_kwatch_free_inside_callback(void **state)
+{
+	struct ctx *c = *state;
+	struct kwatch *w = NULL;
+	int n = 0;
+
+	make_client(c, NULL, NULL);
+	reply(c, 200, NULL, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" OBJ("a", "5") "," OBJ("b", "6") "]}");
+	assert_int_equal(kwatch_start(c->kc, &(struct kref){ .version = "v1", .resource = "configmaps" }, NULL,
+				      &(struct kwatch_handlers){ .event = free_in_event }, &n, &w),
+			 0);
+	ktest_run_for(&c->loop, 200);
+	assert_int_equal(n, 1); /* stopped after the first event; nothing more */
+	assert_int_equal(canned_count(c->srv), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +900,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pager, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_options_and_refs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kwatch_canned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kwatch_free_inside_callback, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -247,12 +247,12 @@ static void test_partitioned_leader_steps_down_first(void **state)
 	/* it stepped down (renew deadline) before the other started */
 	assert_int_equal(old->stops, 1);
 	assert_true(old->stopped_us < nw->started_us);
-	assert_true(old->stopped_us - t_freeze <= (RD_MS + RP_MS + 500) * 1000);
+	assert_true(old->stopped_us - t_freeze <= (RD_MS + RP_MS + 1000) * 1000);
 	fprintf(stderr, "partition: old leader stepped down %.3f s after the freeze, new leader after %.3f s "
 			"(lease %d ms, renew deadline %d ms, retry %d ms)\n",
 		(double)(old->stopped_us - t_freeze) / 1e6, (double)(nw->started_us - t_freeze) / 1e6, LD_MS,
 		RD_MS, RP_MS);
-	assert_true(nw->started_us - t_freeze <= (int64_t)(LD_MS + RP_MS * 12 / 10 + 1500) * 1000);
+	assert_true(nw->started_us - t_freeze <= (int64_t)(LD_MS + RP_MS * 12 / 10 + 2000) * 1000);
 
 	/* healed: the old one follows, no second leader */
 	tcpproxy_set_frozen(old->proxy, false);
@@ -287,7 +287,7 @@ static void test_release_on_stop(void **state)
 	fprintf(stderr, "release: new leader %.3f s after the old one stopped (lease duration %d ms)\n",
 		(double)(nw->started_us - t_stop) / 1e6, LD_MS);
 	/* released: no need to wait out the lease */
-	assert_true(nw->started_us - t_stop < (int64_t)(RP_MS * 12 / 10 + 700) * 1000);
+	assert_true(nw->started_us - t_stop < (int64_t)(RP_MS * 12 / 10 + 1000) * 1000);
 	lease = get_lease("kc-release");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
 			    nw->name);
@@ -442,8 +442,10 @@ static void test_three_processes_kill_leader(void **state)
 	fprintf(stderr, "kill: new leader %.3f s after SIGKILL of the leader (lease %d ms, retry %d ms)\n",
 		takeover, LD_MS, RP_MS);
 	assert_true(second->leading_us > t_kill);
-	/* within the lease duration, plus at most one (jittered) retry period of polling */
-	assert_true(second->leading_us - t_kill <= (int64_t)(LD_MS + RP_MS * 12 / 10 + 300) * 1000);
+	/* within the lease duration plus one (jittered) retry period: candidates
+	 * count the lease from when THEY saw the last renewal (client-go), which
+	 * is up to one poll after it was written; slack for a loaded machine */
+	assert_true(second->leading_us - t_kill <= (int64_t)(LD_MS + RP_MS * 12 / 10 + 1000) * 1000);
 
 	/* SIGTERM: released, the third takes over at once */
 	ktest_run_for(&loop, RP_MS);

@@ -21,6 +21,7 @@
 #include "kwatch.h"
 #include "simproc.h"
 #include "tcpproxy.h"
+#include "x509.h"
 
 /* The simulator keeps this many changes for watches to resume from; the
  * relist test passes it as --watch-history and writes past it. */
@@ -461,18 +462,91 @@ static void test_unauthorized(void **state)
 	expect(r, KCLIENT_UNAUTHORIZED, 401, NULL);
 	kclient_free(bad);
 
-	/* a CA that did not sign the server: TLS fails, no retries */
+}
+
+/* TLS material from the kubeconfig, as in-memory PEM (CURLOPT_*_BLOB). */
+static void test_tls_material(void **state)
+{
+	struct kref def = { .version = "v1", .resource = "namespaces", .name = "default" };
+	struct x509_ca *foreign = NULL;
+	struct x509_key *key = NULL, *other = NULL;
+	struct kubeconfig *cfg = NULL;
+	struct kclient *kc = NULL;
+	char *cert = NULL, *key_pem = NULL, *other_pem = NULL;
+	struct ktest_res *r;
+	struct errbuf err;
+
+	assert_int_equal(x509_ca_create("kclient-test-foreign-ca", 3600, &foreign, &err), 0);
+	assert_int_equal(x509_key_generate(&key, &err), 0);
+	assert_int_equal(x509_key_generate(&other, &err), 0);
+	assert_int_equal(x509_ca_sign(foreign, key, &(struct x509_cert_spec){ .cn = "kclient-test",
+									      .usage = X509_USAGE_CLIENT,
+									      .lifetime = 3600 },
+				      &cert, &err), 0);
+	assert_int_equal(x509_key_pem(key, &key_pem, &err), 0);
+	assert_int_equal(x509_key_pem(other, &other_pem, &err), 0);
+
+	/* a CA that did not sign the server: verification fails, no retries */
 	assert_int_equal(kubeconfig_load_files(G->sim.kubeconfig, NULL, &err, &cfg), 0);
 	free(cfg->ca_pem);
-	cfg->ca_pem = (uint8_t *)xstrdup("-----BEGIN CERTIFICATE-----\n"
-					 "MIIBdzCCAR2gAwIBAgIUQk4t1xvQ3YdC8n1YbXc4w0E0f8EwCgYIKoZIzj0EAwIw\n"
-					 "-----END CERTIFICATE-----\n");
+	cfg->ca_pem = (uint8_t *)xstrdup(x509_ca_cert_pem(foreign));
 	cfg->ca_pem_len = strlen((char *)cfg->ca_pem);
-	assert_int_equal(kclient_new(&G->loop, cfg, NULL, &err, &bad), 0);
-	r = wait_res(kclient_get(bad, &(struct kref){ .version = "v1", .resource = "namespaces", .name = "default" },
-				 ktest_done, RES, NULL));
+	assert_int_equal(kclient_new(&G->loop, cfg, NULL, &err, &kc), 0);
+	r = wait_res(kclient_get(kc, &def, ktest_done, RES, NULL));
 	assert_int_equal(r->reason, KCLIENT_TRANSPORT);
-	kclient_free(bad);
+	assert_int_equal(r->status, 0);
+	kclient_free(kc);
+
+	/* insecure-skip-tls-verify: the same foreign CA does not matter */
+	assert_int_equal(kubeconfig_load_files(G->sim.kubeconfig, NULL, &err, &cfg), 0);
+	free(cfg->ca_pem);
+	cfg->ca_pem = NULL;
+	cfg->ca_pem_len = 0;
+	cfg->insecure = true;
+	assert_int_equal(kclient_new(&G->loop, cfg, NULL, &err, &kc), 0);
+	r = wait_res(kclient_get(kc, &def, ktest_done, RES, NULL));
+	assert_int_equal(r->r, 0);
+	kclient_free(kc);
+
+	/* no CA at all: the system's roots do not know the simulator's CA */
+	assert_int_equal(kubeconfig_load_files(G->sim.kubeconfig, NULL, &err, &cfg), 0);
+	free(cfg->ca_pem);
+	cfg->ca_pem = NULL;
+	cfg->ca_pem_len = 0;
+	assert_int_equal(kclient_new(&G->loop, cfg, NULL, &err, &kc), 0);
+	r = wait_res(kclient_get(kc, &def, ktest_done, RES, NULL));
+	assert_int_equal(r->reason, KCLIENT_TRANSPORT);
+	kclient_free(kc);
+
+	/* a client certificate and its key are loaded from memory (the
+	 * simulator authenticates by token and does not ask for one) */
+	assert_int_equal(kubeconfig_load_files(G->sim.kubeconfig, NULL, &err, &cfg), 0);
+	cfg->cert_pem = (uint8_t *)xstrdup(cert);
+	cfg->cert_pem_len = strlen(cert);
+	cfg->key_pem = (uint8_t *)xstrdup(key_pem);
+	cfg->key_pem_len = strlen(key_pem);
+	assert_int_equal(kclient_new(&G->loop, cfg, NULL, &err, &kc), 0);
+	r = wait_res(kclient_get(kc, &def, ktest_done, RES, NULL));
+	assert_int_equal(r->r, 0);
+	kclient_free(kc);
+
+	/* ...and a key that does not match the certificate is refused by curl */
+	assert_int_equal(kubeconfig_load_files(G->sim.kubeconfig, NULL, &err, &cfg), 0);
+	cfg->cert_pem = (uint8_t *)xstrdup(cert);
+	cfg->cert_pem_len = strlen(cert);
+	cfg->key_pem = (uint8_t *)xstrdup(other_pem);
+	cfg->key_pem_len = strlen(other_pem);
+	assert_int_equal(kclient_new(&G->loop, cfg, NULL, &err, &kc), 0);
+	r = wait_res(kclient_get(kc, &def, ktest_done, RES, NULL));
+	assert_int_equal(r->reason, KCLIENT_TRANSPORT);
+	kclient_free(kc);
+
+	free(cert);
+	free(key_pem);
+	free(other_pem);
+	x509_key_free(key);
+	x509_key_free(other);
+	x509_ca_free(foreign);
 }
 
 static void test_forbidden_terminating_namespace(void **state)
@@ -861,6 +935,7 @@ int main(void)
 		cmocka_unit_test(test_status_subresource),
 		cmocka_unit_test(test_list_selectors_pagination),
 		cmocka_unit_test(test_unauthorized),
+		cmocka_unit_test(test_tls_material),
 		cmocka_unit_test(test_forbidden_terminating_namespace),
 		cmocka_unit_test(test_crd_usable_after_creation),
 		cmocka_unit_test(test_watch_resume),

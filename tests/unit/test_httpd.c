@@ -797,6 +797,174 @@ static void test_deferred_answer_to_gone_client(void **state)
 	srv_stop(&s);
 }
 
+/* Send req on a fresh connection and read until the server closes (or 5 s).
+ * Returns what was read; caller frees. */
+static char *raw_exchange(int port, const char *req, size_t len)
+{
+	int fd = raw_connect(port);
+	struct buf got;
+	char b[4096];
+
+	buf_init(&got, 1 << 20);
+	assert_true(write(fd, req, len) == (ssize_t)len);
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 5000) != 1)
+			break;
+		n = read(fd, b, sizeof(b));
+		if (n <= 0)
+			break;
+		buf_append(&got, b, (size_t)n);
+	}
+	close(fd);
+	return buf_steal(&got, NULL);
+}
+
+struct misc_job {
+	int port;
+	char *upgrade, *huge_header, *head, *bad_length, *garbage;
+	bool stream_closed_on_input;
+};
+
+static void misc_client(void *p)
+{
+	struct misc_job *j = p;
+	static const char upgrade[] = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+				      "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+				      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+	static const char head[] = "HEAD /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	static const char bad_length[] = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+					 "Content-Length: 12x\r\n\r\n";
+	static const char garbage[] = "\x01\x02 nonsense\r\n\r\n";
+	static const char hang[] = "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct buf big;
+	char b[4096];
+	int fd;
+
+	j->upgrade = raw_exchange(j->port, upgrade, sizeof(upgrade) - 1);
+	j->head = raw_exchange(j->port, head, sizeof(head) - 1);
+	j->bad_length = raw_exchange(j->port, bad_length, sizeof(bad_length) - 1);
+	j->garbage = raw_exchange(j->port, garbage, sizeof(garbage) - 1);
+	buf_init(&big, 1 << 20);
+	buf_puts(&big, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	for (int i = 0; i < HTTPD_HEADER_MAX + 1000; i++)
+		buf_puts(&big, "a");
+	buf_puts(&big, "\r\n\r\n");
+	j->huge_header = raw_exchange(j->port, big.data, big.len);
+	buf_free(&big);
+
+	/* input while a stream is open: the server closes the connection
+	 * (lws would not read it and the loop would spin) */
+	fd = raw_connect(j->port);
+	assert_true(write(fd, hang, sizeof(hang) - 1) == (ssize_t)(sizeof(hang) - 1));
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 5000) != 1)
+			break;
+		n = read(fd, b, sizeof(b));
+		if (n <= 0) {
+			j->stream_closed_on_input = n == 0;
+			break;
+		}
+		if (memmem(b, (size_t)n, "hello", 5))
+			assert_true(write(fd, "GET / HTTP/1.1\r\n\r\n", 18) == 18);
+	}
+	close(fd);
+}
+
+static void test_raw_protocol_edges(void **state)
+{
+	struct srv s;
+	struct misc_job j = { 0 };
+
+	srv_start(&s, "raw", false, false, 0, 0);
+	j.port = s.port;
+	run_client(misc_client, &j);
+	/* no websocket protocol (yet): the upgrade is refused, never 101 */
+	assert_null(strstr(j.upgrade, " 101 "));
+	/* HEAD: headers with the length, no body */
+	assert_non_null(strstr(j.head, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(j.head, "content-length: "));
+	assert_null(strstr(j.head, "method=HEAD"));
+	/* a broken Content-Length: 400, connection closed */
+	assert_non_null(strstr(j.bad_length, "HTTP/1.1 400 "));
+	assert_non_null(strstr(j.bad_length, "\"reason\":\"BadRequest\""));
+	/* garbage and oversized headers: no answer from the handler, no crash */
+	assert_null(strstr(j.garbage, "server=raw"));
+	assert_null(strstr(j.huge_header, "server=raw"));
+	/* input during a stream ends the stream (on_close once) */
+	assert_true(j.stream_closed_on_input);
+	assert_true(run_until(srv_closed, &s, 5000));
+	assert_int_equal(s.close_calls, 1);
+	free(j.upgrade);
+	free(j.head);
+	free(j.bad_length);
+	free(j.garbage);
+	free(j.huge_header);
+	srv_stop(&s);
+}
+
+/* Python's http.client (the kubernetes client's transport) on one
+ * connection: a chunked stream, then a PUT with a body, then a GET. */
+struct py_job {
+	int port;
+	int status;
+	char *out;
+};
+
+static void py_client(void *p)
+{
+	struct py_job *j = p;
+	char *cmd = xasprintf(
+		"/usr/bin/python3 - <<'EOF' 2>&1\n"
+		"import http.client\n"
+		"c = http.client.HTTPConnection('127.0.0.1', %d, timeout=10)\n"
+		"c.request('GET', '/stream')\n"
+		"r = c.getresponse(); body = r.read()\n"
+		"port1 = c.sock.getsockname()[1]\n"
+		"print('stream', r.status, len(body.splitlines()))\n"
+		"c.request('PUT', '/echo', body=b'x' * 5000, headers={'Content-Type': 'application/json'})\n"
+		"r = c.getresponse(); body = r.read().decode()\n"
+		"print('put', r.status, 'body_len=5000' in body)\n"
+		"c.request('DELETE', '/echo', body=b'{}')\n"
+		"r = c.getresponse(); body = r.read().decode()\n"
+		"print('delete', r.status, 'body_len=2' in body)\n"
+		"print('same connection', c.sock.getsockname()[1] == port1)\n"
+		"EOF\n", j->port);
+	FILE *f = popen(cmd, "r");
+	struct buf b;
+	char line[512];
+
+	buf_init(&b, 1 << 16);
+	while (f && fgets(line, sizeof(line), f))
+		buf_puts(&b, line);
+	j->status = f ? pclose(f) : -1;
+	j->out = buf_steal(&b, NULL);
+	free(cmd);
+}
+
+static void test_python_http_client_keepalive(void **state)
+{
+	struct srv s;
+	struct py_job j = { 0 };
+
+	if (access("/usr/bin/python3", X_OK) != 0)
+		skip();
+	srv_start(&s, "py", false, false, 0, 0);
+	j.port = s.port;
+	run_client(py_client, &j);
+	if (j.status != 0 || !strstr(j.out, "stream 200 1000\n") ||
+	    !strstr(j.out, "put 200 True\n") || !strstr(j.out, "delete 200 True\n") ||
+	    !strstr(j.out, "same connection True\n"))
+		fail_msg("python http.client: %s", j.out);
+	free(j.out);
+	srv_stop(&s);
+}
+
 static void test_free_with_open_stream(void **state)
 {
 	static const char req[] = "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -829,6 +997,8 @@ static void test_free_with_open_stream(void **state)
 struct tls_job {
 	int port;
 	struct resp with_cert, no_cert, foreign, plain_on_tls, second;
+	int body_failures;      /* bodies of many sizes over TLS not echoed right */
+	char body_failure[CURL_ERROR_SIZE + 64];
 };
 
 static void tls_client(void *p)
@@ -847,6 +1017,29 @@ static void tls_client(void *p)
 
 	c = client_new();
 	do_req(c, &j->no_cert, "GET", url, NULL, 0, NULL);
+	/* Bodies of many sizes: lws once left the tail of a TLS record
+	 * unread inside OpenSSL, and the request hung. */
+	{
+		static const char *const noexpect[] = { "Expect:", NULL };
+		char *body = xmalloc(700000);
+		char want[64];
+
+		memset(body, 'q', 700000);
+		for (size_t n = 1000; n < 700000; n += 17393) {
+			struct resp r;
+
+			curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+			do_req(c, &r, "PUT", url, body, n, noexpect);
+			snprintf(want, sizeof(want), "body_len=%zu\n", n);
+			if (r.status != 200 || !has(&r, want)) {
+				j->body_failures++;
+				snprintf(j->body_failure, sizeof(j->body_failure),
+					 "%zu bytes: status %ld, %s", n, r.status, r.error);
+			}
+			resp_free(&r);
+		}
+		free(body);
+	}
 	curl_easy_cleanup(c);
 
 	c = client_new();
@@ -881,6 +1074,8 @@ static void test_tls_client_certificates(void **state)
 	assert_int_equal(j.second.connects, 0);
 	assert_true(has(&j.second, "cn=agent-1\n"));
 
+	if (j.body_failures)
+		fail_msg("%d TLS bodies failed, e.g. %s", j.body_failures, j.body_failure);
 	/* no certificate: allowed, anonymous */
 	assert_int_equal(j.no_cert.rc, CURLE_OK);
 	assert_int_equal(j.no_cert.status, 200);
@@ -1143,6 +1338,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deferred_answer_to_gone_client, loop_setup,
 						loop_teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_open_stream, loop_setup, loop_teardown),
+		cmocka_unit_test_setup_teardown(test_raw_protocol_edges, loop_setup, loop_teardown),
+		cmocka_unit_test_setup_teardown(test_python_http_client_keepalive, loop_setup,
+						loop_teardown),
 		cmocka_unit_test_setup_teardown(test_tls_client_certificates, loop_setup,
 						loop_teardown),
 		cmocka_unit_test_setup_teardown(test_tls_without_client_ca, loop_setup, loop_teardown),

@@ -251,6 +251,24 @@ static void test_list_item_removed_by_key(void **state)
 	json_decref(v3);
 }
 
+/* structured-merge-diff's list merge order: the applier's items in its
+ * order, other items kept where they were relative to them. */
+static void test_list_order(void **state)
+{
+	json_t *v1 = apply_ok(NULL, "{" DEPLOY_HEAD ",\"metadata\":{\"name\":\"web\"},\"spec\":{\"template\":{\"spec\":"
+				    "{\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"}]}}}}", "alpha", false, T0);
+	json_t *v2 = apply_ok(v1, "{" DEPLOY_HEAD ",\"metadata\":{\"name\":\"web\"},\"spec\":{\"template\":{\"spec\":"
+				  "{\"containers\":[{\"name\":\"x\"}]}}}}", "beta", false, T1);
+	json_t *v3 = apply_ok(v2, "{" DEPLOY_HEAD ",\"metadata\":{\"name\":\"web\"},\"spec\":{\"template\":{\"spec\":"
+				  "{\"containers\":[{\"name\":\"b\"},{\"name\":\"a\"}]}}}}", "alpha", false, T2);
+
+	expect(path(v2, "spec.template.spec.containers"), "[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"x\"}]", "append");
+	expect(path(v3, "spec.template.spec.containers"), "[{\"name\":\"b\"},{\"name\":\"x\"},{\"name\":\"a\"}]", "reorder");
+	json_decref(v1);
+	json_decref(v2);
+	json_decref(v3);
+}
+
 static void test_set_values(void **state)
 {
 	json_t *v1 = apply_ok(NULL, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
@@ -483,6 +501,35 @@ static void test_canonical_keys(void **state)
 	json_decref(live);
 }
 
+static void test_unreadable_managed_fields(void **state)
+{
+	/* managedFields Kubernetes cannot decode are dropped; the object then
+	 * counts as never applied */
+	json_t *live = J("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+			 "\"managedFields\":[{\"manager\":\"m\",\"operation\":\"Update\",\"fieldsType\":\"FieldsV1\","
+			 "\"fieldsV1\":{\"k:not json\":{}}}]},\"data\":{\"a\":\"1\"}}");
+	json_t *out = apply_ok(live, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},"
+				    "\"data\":{\"b\":\"2\"}}", "x", false, T1);
+
+	assert_null(entry(out, "m", "Update"));
+	expect(json_object_get(entry(out, "before-first-apply", "Update"), "fieldsV1"),
+	       "{\"f:data\":{\".\":{},\"f:a\":{}}}", "before-first-apply owns what was there");
+	expect(json_object_get(out, "data"), "{\"a\":\"1\",\"b\":\"2\"}", "merged");
+	json_decref(out);
+	json_decref(live);
+
+	/* unknown path element types are skipped, as Kubernetes skips them */
+	live = J("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+		 "\"managedFields\":[{\"manager\":\"m\",\"operation\":\"Apply\",\"apiVersion\":\"v1\","
+		 "\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"z:future\":{},\"f:data\":{\"f:a\":{}}}}]},"
+		 "\"data\":{\"a\":\"1\"}}");
+	out = apply_ok(live, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}",
+		       "m", false, T1);
+	assert_null(json_object_get(out, "data"));
+	json_decref(out);
+	json_decref(live);
+}
+
 static void test_custom_resource(void **state)
 {
 	json_t *v1 = apply_ok(NULL, "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\","
@@ -578,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_conflict_between_managers),
 		cmocka_unit_test(test_shared_ownership),
 		cmocka_unit_test(test_list_item_removed_by_key),
+		cmocka_unit_test(test_list_order),
 		cmocka_unit_test(test_set_values),
 		cmocka_unit_test(test_client_side_then_server_side),
 		cmocka_unit_test(test_several_conflicts_message),
@@ -585,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_record_update),
 		cmocka_unit_test(test_update_sets_managed_fields),
 		cmocka_unit_test(test_canonical_keys),
+		cmocka_unit_test(test_unreadable_managed_fields),
 		cmocka_unit_test(test_custom_resource),
 		cmocka_unit_test(test_cap_update_managers),
 		cmocka_unit_test(test_errors),

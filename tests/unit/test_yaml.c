@@ -659,6 +659,25 @@ static void test_aliases_are_copies(void **state)
 	check_roundtrip(v, "NUL in keys");
 	json_decref(v);
 
+	/* many anchors, many documents: stays linear (a fixed-size table or a
+	 * per-document walk of a big one would take minutes here) */
+	{
+		struct buf sb;
+		json_t *docs = NULL;
+
+		buf_init(&sb, 8u << 20);
+		for (int i = 0; i < 100000; i++)
+			buf_printf(&sb, "- &a%d %d\n- *a%d\n", i, i, i);
+		for (int i = 0; i < 5000; i++)
+			buf_printf(&sb, "---\na: &x%d [%d]\nb: *x%d\n", i, i, i);
+		assert_int_equal(yaml_parse_stream(sb.data, sb.len, NULL, NULL, &docs), 0);
+		assert_int_equal(json_array_size(docs), 5001);
+		assert_int_equal(json_integer_value(json_array_get(json_array_get(docs, 0), 199999)),
+				 99999);
+		json_decref(docs);
+		buf_free(&sb);
+	}
+
 	/* a redefined anchor refers to the latest node */
 	y = "a: &x 1\nb: &x 2\nc: *x\n";
 	assert_int_equal(yaml_parse_one(y, strlen(y), NULL, NULL, &v), 0);

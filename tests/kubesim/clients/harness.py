@@ -22,6 +22,10 @@ import tempfile
 import threading
 import time
 import unittest
+import warnings
+
+# python-kubernetes leaves pooled TLS sockets to the garbage collector.
+warnings.simplefilter("ignore", ResourceWarning)
 
 KUBECTL = os.environ.get("KUBECTL", "/usr/bin/kubectl")
 SRC_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -32,10 +36,10 @@ def find_binary():
     path = os.environ.get("NAVE_KUBESIM")
     if path:
         return path
-    found = sorted(glob.glob(os.path.join(SRC_ROOT, "build-*", "tests", "kubesim", "nave-kubesim")))
+    found = glob.glob(os.path.join(SRC_ROOT, "build-*", "tests", "kubesim", "nave-kubesim"))
     if not found:
         raise unittest.SkipTest("nave-kubesim not built (set NAVE_KUBESIM)")
-    return found[0]
+    return max(found, key=os.path.getmtime)  # the most recently built
 
 
 def free_ports(n):
@@ -259,6 +263,7 @@ class SimTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        warnings.simplefilter("ignore", ResourceWarning)  # unittest resets the filters per run
         cls.sim = Sim(**cls.sim_args).start()
         cls._ns_counter = 0
 

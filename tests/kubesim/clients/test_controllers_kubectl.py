@@ -37,7 +37,8 @@ class ControllersTest(SimTestCase):
         ns = self.new_namespace("sts")
         self.sim.kubectl("apply", "-f", self.write("sts.yaml", sts_yaml(ns, "pg:15")))
         p = self.sim.kubectl("rollout", "status", "statefulset/db", "-n", ns, "--timeout=60s")
-        self.assertIn("rolling update complete", p.stdout + p.stderr)
+        # The server defaults rollingUpdate.partition to 0, so kubectl takes its partitioned path.
+        self.assertIn("roll out complete: 3 new pods have been updated", p.stdout)
         out = self.sim.kubectl("get", "statefulset", "db", "-n", ns).stdout
         self.assertEqual(out.splitlines()[0].split(), ["NAME", "READY", "AGE"])
         self.assertEqual(out.splitlines()[1].split()[1], "3/3")

@@ -147,7 +147,7 @@ class KubectlTest(SimTestCase):
         f = self.write("ssa.yaml", deployment_yaml("api", ns, replicas=2))
         out = self.sim.kubectl("apply", "--server-side", "-f", f).stdout
         self.assertIn("serverside-applied", out)
-        d = self.sim.kubectl_json("get", "deployment", "api", "-n", ns)
+        d = self.sim.kubectl_json("get", "deployment", "api", "-n", ns, "--show-managed-fields")
         managers = {m["manager"]: m for m in d["metadata"]["managedFields"]}
         self.assertIn("kubectl", managers)
         self.assertEqual(managers["kubectl"]["operation"], "Apply")
@@ -174,17 +174,42 @@ class KubectlTest(SimTestCase):
         self.assertEqual([c["name"] for c in d["spec"]["template"]["spec"]["containers"]], ["web"])
         self.assertNotIn("tier", d["metadata"]["labels"])
 
-    def test_server_side_apply_conflict_with_client_side_apply(self):
+    def test_server_side_apply_after_client_side_apply(self):
+        """kubectl 1.32 migrates client-side apply ownership to its server-side manager
+        (no conflict); another manager's apply then conflicts with the fields
+        client-side apply owns, naming kubectl-client-side-apply."""
         ns = self.new_namespace("ssacsa")
         f = self.write("mix.yaml", deployment_yaml("mix", ns, replicas=1))
         self.sim.kubectl("apply", "-f", f)
+        other = self.write("other.yaml", deployment_yaml("other", ns, replicas=1))
+        self.sim.kubectl("apply", "-f", other)
+
+        # Another manager (no kubectl migration in between): 409 naming the CSA manager.
+        from kubernetes import dynamic
+        dyn = dynamic.DynamicClient(self.sim.api_client())
+        deploys = dyn.resources.get(api_version="apps/v1", kind="Deployment")
+        body = json.dumps({"apiVersion": "apps/v1", "kind": "Deployment",
+                           "metadata": {"name": "other", "namespace": ns}, "spec": {"replicas": 3}})
+        with self.assertRaises(Exception) as ctx:
+            deploys.server_side_apply(body=body, name="other", namespace=ns, field_manager="someone-else")
+        self.assertEqual(getattr(ctx.exception, "status", None), 409)
+        status = json.loads(ctx.exception.body)
+        self.assertEqual(status["reason"], "Conflict")
+        self.assertIn('conflict with "kubectl-client-side-apply"', status["message"])
+        self.assertEqual([c["field"] for c in status["details"]["causes"]], [".spec.replicas"])
+        self.assertEqual(status["details"]["causes"][0]["reason"], "FieldManagerConflict")
+        deploys.server_side_apply(body=body, name="other", namespace=ns, field_manager="someone-else",
+                                  force_conflicts=True)
+        self.assertEqual(self.sim.kubectl_json("get", "deploy", "other", "-n", ns)["spec"]["replicas"], 3)
+
+        # kubectl --server-side on a client-side applied object: ownership migrated, no conflict.
         f2 = self.write("mix2.yaml", deployment_yaml("mix", ns, replicas=3))
-        p = self.sim.kubectl("apply", "--server-side", "-f", f2, check=False)
-        self.assertNotEqual(p.returncode, 0, p.stdout)
-        self.assertIn("kubectl-client-side-apply", p.stderr)
-        self.assertIn(".spec.replicas", p.stderr)
-        self.sim.kubectl("apply", "--server-side", "--force-conflicts", "-f", f2)
-        self.assertEqual(self.sim.kubectl_json("get", "deploy", "mix", "-n", ns)["spec"]["replicas"], 3)
+        p = self.sim.kubectl("apply", "--server-side", "-f", f2)
+        self.assertIn("serverside-applied", p.stdout)
+        d = self.sim.kubectl_json("get", "deploy", "mix", "-n", ns, "--show-managed-fields")
+        self.assertEqual(d["spec"]["replicas"], 3)
+        owners = {m["manager"]: m for m in d["metadata"]["managedFields"]}
+        self.assertIn("f:replicas", json.dumps(owners["kubectl"]["fieldsV1"]))
 
     # --- get: tables and JSON ----------------------------------------------------
 
@@ -451,19 +476,24 @@ class KubectlTest(SimTestCase):
         finally:
             w.kill()
             w.wait()
+            w.stdout.close()
+            w.stderr.close()
 
-    def test_watch_json_from_resource_version(self):
+    def test_watch_json(self):
         ns = self.new_namespace("wjson")
-        lst = self.sim.kubectl_json("get", "configmaps", "-n", ns)
-        w = self.sim.kubectl_popen("get", "configmaps", "-n", ns, "--watch-only", "-o", "json")
+        self.sim.kubectl("create", "configmap", "j1", "-n", ns)
+        w = self.sim.kubectl_popen("get", "configmaps", "-n", ns, "--watch", "-o", "json")
         try:
-            self.sim.kubectl("create", "configmap", "j1", "-n", ns)
             out = LineReader(w.stdout)
-            out.wait_line(lambda l: '"name": "j1"' in l, what="j1 in the JSON watch output")
+            out.wait_line(lambda l: '"name": "j1"' in l, what="j1 in the JSON output (initial list)")
+            # Whatever the timing, j2 comes after the list: a watch event.
+            self.sim.kubectl("create", "configmap", "j2", "-n", ns, "--from-literal=k=v")
+            out.wait_line(lambda l: '"name": "j2"' in l, what="j2 in the JSON watch output")
         finally:
             w.kill()
             w.wait()
-        self.assertIn("metadata", lst)
+            w.stdout.close()
+            w.stderr.close()
 
     # --- custom resources ----------------------------------------------------------------
 
@@ -558,6 +588,29 @@ spec:
 
     # --- bad input -------------------------------------------------------------------------
 
+    def test_raw_malformed_bodies(self):
+        """kubectl create --raw sends its body chunked (no Content-Length), as
+        clients may: the server must read it and answer with its own 400."""
+        ns = self.new_namespace("raw")
+        f = self.write("malformed.json", '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": ')
+        p = self.sim.kubectl("create", "--raw", "/api/v1/namespaces/%s/configmaps" % ns, "-f", f, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        check_no_crash(self, p)
+        self.assertIn("Error from server (BadRequest)", p.stderr)
+
+        # The wrong kind for the URL.
+        f = self.write("wrongkind.json", json.dumps({"apiVersion": "v1", "kind": "Secret",
+                                                     "metadata": {"name": "wk"}}))
+        p = self.sim.kubectl("create", "--raw", "/api/v1/namespaces/%s/configmaps" % ns, "-f", f, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("Error from server (BadRequest)", p.stderr)
+
+        # A good body the same way is created.
+        f = self.write("good.json", json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                                "metadata": {"name": "raw-ok"}}))
+        self.sim.kubectl("create", "--raw", "/api/v1/namespaces/%s/configmaps" % ns, "-f", f)
+        self.sim.kubectl("get", "configmap", "raw-ok", "-n", ns)
+
     def test_bad_input_shows_server_errors(self):
         ns = self.new_namespace("bad")
         # An invalid name: the server's 422, as kubectl shows it.
@@ -568,20 +621,6 @@ spec:
         check_no_crash(self, p)
         self.assertIn("Bad_Name", p.stderr)
         self.assertIn("invalid", p.stderr.lower())
-
-        # A malformed JSON body sent as is: the server's 400, not a crash.
-        f = self.write("malformed.json", '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": ')
-        p = self.sim.kubectl("create", "--raw", "/api/v1/namespaces/%s/configmaps" % ns, "-f", f, check=False)
-        self.assertNotEqual(p.returncode, 0)
-        check_no_crash(self, p)
-        self.assertIn("Error from server", p.stderr)
-
-        # The wrong kind for the URL.
-        f = self.write("wrongkind.json", json.dumps({"apiVersion": "v1", "kind": "Secret",
-                                                     "metadata": {"name": "wk"}}))
-        p = self.sim.kubectl("create", "--raw", "/api/v1/namespaces/%s/configmaps" % ns, "-f", f, check=False)
-        self.assertNotEqual(p.returncode, 0)
-        self.assertIn("Error from server", p.stderr)
 
         # A namespace that does not exist.
         f = self.write("nons.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"

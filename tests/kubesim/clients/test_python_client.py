@@ -162,6 +162,15 @@ class PythonClientTest(SimTestCase):
                               auth_settings=["BearerToken"], _preload_content=False)
         self.assertEqual(ctx.exception.status, 400)
         self.assertEqual(status_body(ctx.exception).get("kind"), "Status")
+        # Malformed JSON with a Content-Length: 400 with a Status body.
+        url = self.api.configuration.host + "/api/v1/namespaces/%s/configmaps" % ns
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        self.api.update_params_for_auth(headers, [], ["BearerToken"])
+        r = self.api.rest_client.pool_manager.request("POST", url, body=b'{"apiVersion": "v1", "kind": ',
+                                                      headers=headers)
+        self.assertEqual(r.status, 400)
+        body = json.loads(r.data)
+        self.assertEqual((body.get("kind"), body.get("reason"), body.get("code")), ("Status", "BadRequest", 400))
         # An oversized body: 413.
         big = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="big"), data={"k": "x" * (4 << 20)})
         with self.assertRaises(ApiException) as ctx:
@@ -327,7 +336,7 @@ class PythonClientTest(SimTestCase):
 
         def observe():
             while not stop.is_set():
-                now = [c.ident for c in cands if c.is_leader()]
+                now = [c.identity for c in cands if c.is_leader()]
                 if len(now) > 1:
                     violations.append((time.monotonic(), now))
                 if now and (not leaders_seen or leaders_seen[-1] != now[0]):
@@ -347,7 +356,7 @@ class PythonClientTest(SimTestCase):
                 self.assertTrue(first.is_leader() or first.renew_failures, "leader lost the lease without reason")
                 time.sleep(0.1)
             lease1 = self.coord.read_namespaced_lease("the-lock", ns)
-            self.assertEqual(lease1.spec.holder_identity, first.ident)
+            self.assertEqual(lease1.spec.holder_identity, first.identity)
             self.assertGreater(lease1.spec.renew_time, lease0.spec.renew_time)
             self.assertEqual(lease1.spec.acquire_time, lease0.spec.acquire_time)
             transitions = lease1.spec.lease_transitions or 0
@@ -359,11 +368,11 @@ class PythonClientTest(SimTestCase):
             second = wait_for(lambda: [c for c in cands if c.is_leader()], timeout=15,
                               what="a new leader")[0]
             took = time.monotonic() - t_kill
-            self.assertNotEqual(second.ident, first.ident)
+            self.assertNotEqual(second.identity, first.identity)
             self.assertLess(took, Candidate.LEASE_DURATION + 4 * Candidate.RETRY_PERIOD + 1.0,
                             "takeover took %.2fs" % took)
             lease2 = self.coord.read_namespaced_lease("the-lock", ns)
-            self.assertEqual(lease2.spec.holder_identity, second.ident)
+            self.assertEqual(lease2.spec.holder_identity, second.identity)
             self.assertEqual(lease2.spec.lease_transitions, transitions + 1)
             self.assertGreater(lease2.spec.acquire_time, lease1.spec.acquire_time)
             # Stable again.
@@ -375,7 +384,7 @@ class PythonClientTest(SimTestCase):
                 c.kill()
             obs.join(5)
         self.assertEqual(violations, [], "two leaders at once")
-        self.assertEqual(leaders_seen[:2], [first.ident, second.ident])
+        self.assertEqual(leaders_seen[:2], [first.identity, second.identity])
 
 
 class Candidate(threading.Thread):
@@ -396,7 +405,7 @@ class Candidate(threading.Thread):
     def __init__(self, sim, ident, ns, name):
         super().__init__(daemon=True)
         self.api = client.CoordinationV1Api(sim.api_client())
-        self.ident, self.ns, self.name = ident, ns, name
+        self.identity, self.ns, self.name = ident, ns, name
         self.valid_until = 0.0
         self.observed = None
         self.observed_time = 0.0
@@ -427,7 +436,7 @@ class Candidate(threading.Thread):
             if e.status != 404:
                 raise
             body = client.V1Lease(metadata=client.V1ObjectMeta(name=self.name), spec=client.V1LeaseSpec(
-                holder_identity=self.ident, lease_duration_seconds=int(self.LEASE_DURATION), acquire_time=now,
+                holder_identity=self.identity, lease_duration_seconds=int(self.LEASE_DURATION), acquire_time=now,
                 renew_time=now, lease_transitions=0))
             try:
                 self.api.create_namespaced_lease(self.ns, body)
@@ -445,16 +454,16 @@ class Candidate(threading.Thread):
             self.observed = record
             self.observed_time = start
         holder = spec.holder_identity or ""
-        if holder and holder != self.ident and \
+        if holder and holder != self.identity and \
                 self.observed_time + (spec.lease_duration_seconds or self.LEASE_DURATION) > start:
             return
         if self.dead.is_set():
             return
-        if holder == self.ident:
+        if holder == self.identity:
             acquire, transitions = spec.acquire_time, spec.lease_transitions or 0
         else:
             acquire, transitions = now, (spec.lease_transitions or 0) + 1
-        lease.spec = client.V1LeaseSpec(holder_identity=self.ident, lease_duration_seconds=int(self.LEASE_DURATION),
+        lease.spec = client.V1LeaseSpec(holder_identity=self.identity, lease_duration_seconds=int(self.LEASE_DURATION),
                                         acquire_time=acquire, renew_time=now, lease_transitions=transitions)
         try:
             self.api.replace_namespaced_lease(self.name, self.ns, lease)
@@ -489,7 +498,8 @@ class InClusterTest(SimTestCase):
 
     def test_in_cluster_over_tls(self):
         token, ca, nsfile = self.files()
-        namespace = open(nsfile).read().strip() or "default"
+        with open(nsfile) as f:
+            namespace = f.read().strip() or "default"
         cfg = self.load(token, ca)
         self.assertTrue(cfg.host.startswith("https://"))
         self.assertTrue(cfg.verify_ssl)
@@ -526,7 +536,8 @@ class InClusterTest(SimTestCase):
         cfg.retries = False
         with self.assertRaises(Exception) as ctx:
             client.CoreV1Api(client.ApiClient(cfg)).list_namespace()
-        self.assertRegex(repr(ctx.exception), re.compile("SSL|certificate", re.I))
+        self.assertRegex(str(ctx.exception) + repr(getattr(ctx.exception, "reason", "")),
+                         re.compile("SSL|certificate", re.I))
 
 
 if __name__ == "__main__":
