@@ -1,4 +1,4 @@
-/* codec.c - base64, hex, SHA-256 and random bytes; see codec.h.
+/* codec.c - base64, hex, UTF-8 decoding, SHA-256 and random bytes; see codec.h.
  *
  * Base64 is written here rather than taken from mbedtls_base64_decode because
  * Kubernetes data (kubeconfig *-data fields, Secret data pasted from files)
@@ -54,8 +54,7 @@ char *base64_encode(const void *data, size_t len)
 	return out;
 }
 
-/* 0..63 for an alphabet character, -1 otherwise. */
-static int b64_value(unsigned char c)
+int base64_char_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -102,7 +101,7 @@ int base64_decode(const char *s, size_t slen, uint8_t **ret_data, size_t *ret_le
 		}
 		if (npad)
 			goto out; /* data after padding */
-		v = b64_value(c);
+		v = base64_char_value(c);
 		if (v < 0)
 			goto out;
 		acc = acc << 6 | (uint32_t)v;
@@ -216,4 +215,38 @@ int random_bytes(void *out, size_t n)
 		n -= (size_t)got;
 	}
 	return 0;
+}
+
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (s[0] < 0x80) {
+		*ret_cp = s[0];
+		return 1;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*ret_cp = cp;
+	return len;
 }

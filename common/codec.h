@@ -1,4 +1,4 @@
-/* codec.h - base64, hex and SHA-256 (mbedtls). */
+/* codec.h - base64, hex, UTF-8 decoding and SHA-256 (mbedtls). */
 #ifndef NAVE_CODEC_H
 #define NAVE_CODEC_H
 
@@ -14,10 +14,20 @@ char *base64_encode(const void *data, size_t len);
  * PEM and kubeconfig -data fields). Returns 0 or -EINVAL. *ret_data is
  * NUL-terminated (not counted in *ret_len); caller frees with free(). */
 int base64_decode(const char *s, size_t slen, uint8_t **ret_data, size_t *ret_len);
+/* Value 0..63 of one character of the standard base64 alphabet, or -1 for any
+ * other byte (padding '=' and whitespace included). For decoders with their
+ * own whitespace and padding rules (yaml.c's !!binary). */
+int base64_char_value(unsigned char c);
 /* Lowercase hex of len bytes into out (2*len+1 bytes). Returns out. */
 char *hex_encode(const void *data, size_t len, char *out);
 /* Decode hex (either case) of exactly 2*outlen digits. Returns 0 or -EINVAL. */
 int hex_decode(const char *s, uint8_t *out, size_t outlen);
+/* Decode the UTF-8 sequence at s (at most n bytes, n >= 1). Returns its
+ * length 1..4 and sets *ret_cp to the code point, or returns 0 (ret_cp
+ * untouched) when the bytes there are not valid UTF-8: a bad lead or
+ * continuation byte, a truncated or overlong sequence, a surrogate, or a code
+ * point above U+10FFFF. */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp);
 /* SHA-256 of data. */
 void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 /* SHA-256 as lowercase hex into out[SHA256_HEX_LEN + 1]. Returns out. */

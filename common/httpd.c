@@ -20,11 +20,17 @@
  *   fragment, standard headers by token (copied at once) and other headers
  *   by name from its header table (looked up on demand; lws releases the
  *   table when a stream starts, since it drops connections holding one for
- *   more than about 6 minutes). Bodies need a Content-Length: lws cannot
- *   read chunked request bodies (411), and lws itself assumes 100 MiB for a
- *   POST/PUT/PATCH without a length, so those are refused too (411). Bodies
- *   over the cap get a 413 at once and lws discards what the client still
- *   sends. "Expect: 100-continue" is answered here (lws does not).
+ *   more than about 6 minutes). Bodies over the cap get a 413 at once and
+ *   lws discards what the client still sends. "Expect: 100-continue" is
+ *   answered here (lws does not).
+ * - Chunked request bodies (kubectl create --raw sends them): lws 4.1.6
+ *   hands the raw chunk framing to HTTP_BODY as if it were a body of 100 MiB
+ *   (what it assumes for a POST, PUT or PATCH without Content-Length), so
+ *   the framing is decoded here (struct chunk_dec) and the request
+ *   dispatched at the last chunk; as lws still waits for the rest of its
+ *   100 MiB, the connection closes after the answer. Chunked bodies on
+ *   other methods (lws reads none) and POST/PUT/PATCH with neither length
+ *   nor chunking get 411 and a close.
  * - Writes happen only in WRITEABLE: an answer (header block and body) or a
  *   stream's framed chunks wait in req->out and go out at most
  *   HTTPD_WRITE_CHUNK per callback through a scratch buffer with LWS_PRE
@@ -85,6 +91,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "httpd_ws.h"
 #include "log.h"
 
 #define HTTPD_DEFAULT_MAX_BODY ((size_t)3 << 20)
@@ -95,6 +102,30 @@
 #define HTTPD_READ_BUF (32 * 1024)     /* lws's per-context read buffer: see "TLS reads" */
 #define HTTPD_REAP_TICK_MS 1
 #define HTTPD_REAP_GIVE_UP_MS 10000
+
+/* Decoding state of a chunked request body (RFC 9112 section 7.1). */
+enum chunk_state {
+	CH_SIZE,        /* hex digits of a chunk size */
+	CH_EXT,         /* chunk extension, skipped up to CR */
+	CH_SIZE_LF,     /* LF after the size line */
+	CH_DATA,        /* chunk data */
+	CH_DATA_CR,     /* CR after the data */
+	CH_DATA_LF,     /* LF after the data */
+	CH_TRAILER,     /* start of a trailer line, or the final CRLF */
+	CH_TRAILER_LINE,/* a trailer field, skipped up to CR */
+	CH_TRAILER_LF,  /* LF after a trailer field */
+	CH_END_LF,      /* LF of the final CRLF */
+	CH_DONE,
+};
+
+#define CHUNK_SKIP_MAX 4096 /* cap on chunk extensions plus trailers, bytes */
+
+struct chunk_dec {
+	enum chunk_state state;
+	size_t size;        /* of the chunk being read; remaining bytes in CH_DATA */
+	int digits;         /* hex digits seen in this size line */
+	size_t skipped;     /* extension and trailer bytes so far */
+};
 
 enum httpd_req_state {
 	REQ_NEW,      /* headers being read */
@@ -113,6 +144,7 @@ struct httpd {
 	uv_loop_t *loop;             /* borrowed */
 	struct lws_context *ctx;     /* owned; see "Destruction" above */
 	struct lws_vhost *vhost;     /* owned by ctx */
+	SSL_CTX *client_ssl_ctx;     /* owned; handed to lws as provided_client_ssl_ctx (see httpd_new) */
 	struct lws_protocols protocols[HTTPD_PROTOCOLS_MAX + 1]; /* zero-terminated */
 	httpd_handler_fn handler;
 	void *userdata;              /* borrowed; given to handler */
@@ -133,6 +165,7 @@ struct httpd {
 	char *cert_path;
 	char *key_path;
 	char *client_ca_path;
+	struct httpd_ws *ws;          /* owned: websocket endpoints (httpd_ws.c) */
 };
 
 struct httpd_conn {
@@ -171,6 +204,8 @@ struct httpd_req {
 	bool headers_released;       /* lws's header table given back (streams) */
 	bool stream_ended;           /* httpd_stream_end: the last chunk is queued */
 	bool closing;                /* on_close is running */
+	bool chunked;                /* the body comes chunked: decoded through dec */
+	struct chunk_dec dec;
 	size_t max_stream_queue;
 	httpd_close_fn on_close;
 	void *on_close_data;         /* borrowed; given to on_close */
@@ -663,11 +698,39 @@ static int on_http(struct httpd *h, struct lws *wsi, const char *uri)
 	expect = req_find_header(req, "expect");
 	wants_body = !strcmp(req->method, "POST") || !strcmp(req->method, "PUT") ||
 		     !strcmp(req->method, "PATCH");
-	if ((te && strcasecmp(te, "identity") != 0) || (!cl && wants_body)) {
-		/* lws cannot frame the body: the connection cannot be reused. */
+	if (te && strcasecmp(te, "identity") != 0) {
+		/* Either way the connection cannot be reused (see above). */
+		req->close_after = true;
+		if (strcasecmp(te, "chunked") != 0) {
+			req_queue_status(req, 501, "NotImplemented",
+					 "only the chunked transfer coding is supported");
+			return 0;
+		}
+		if (cl) {
+			/* Both framings: a request smuggling attempt, or a bug. */
+			req_queue_status(req, 400, "BadRequest",
+					 "both Content-Length and Transfer-Encoding");
+			return 0;
+		}
+		if (!wants_body) {
+			req_queue_status(req, 411, "LengthRequired",
+					 "a chunked body is accepted on POST, PUT and PATCH only; "
+					 "send a Content-Length");
+			return 0;
+		}
+		req->state = REQ_BODY;
+		req->chunked = true;
+		buf_init(&req->body, h->max_body);
+		if (expect && strcasecmp(expect, "100-continue") == 0) {
+			c->send_continue = true;
+			lws_callback_on_writable(wsi);
+		}
+		return 0;
+	}
+	if (!cl && wants_body) {
 		req->close_after = true;
 		req_queue_status(req, 411, "LengthRequired",
-				 "a request body needs a Content-Length (chunked bodies are not supported)");
+				 "a request body needs a Content-Length or chunked encoding");
 		return 0;
 	}
 	if (cl && parse_length(cl, &length) < 0) {
@@ -698,14 +761,126 @@ static int on_http(struct httpd *h, struct lws *wsi, const char *uri)
 	return 0;
 }
 
-static int on_body(struct lws *wsi, const void *in, size_t len)
+static int hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Feed raw chunked bytes. Returns 0 (more wanted or done: see
+ * req->dec.state), -EBADMSG (bad framing) or -E2BIG (over the body cap). */
+static int chunk_feed(struct httpd_req *req, const unsigned char *p, size_t len)
+{
+	struct chunk_dec *d = &req->dec;
+
+	while (len && d->state != CH_DONE) {
+		unsigned char ch = *p;
+		int v;
+
+		switch (d->state) {
+		case CH_DATA: {
+			size_t n = len < d->size ? len : d->size;
+
+			if (buf_append(&req->body, p, n) < 0)
+				return -E2BIG;
+			p += n;
+			len -= n;
+			d->size -= n;
+			if (!d->size)
+				d->state = CH_DATA_CR;
+			continue;
+		}
+		case CH_SIZE:
+			v = hex_digit(ch);
+			if (v >= 0) {
+				if (d->size > req->body.max)
+					return -E2BIG;
+				d->size = d->size * 16 + (size_t)v;
+				d->digits++;
+			} else if (d->digits && (ch == ';' || ch == ' ' || ch == '\t')) {
+				d->state = CH_EXT;
+			} else if (d->digits && ch == '\r') {
+				d->state = CH_SIZE_LF;
+			} else {
+				return -EBADMSG;
+			}
+			break;
+		case CH_EXT:
+		case CH_TRAILER_LINE:
+			if (++d->skipped > CHUNK_SKIP_MAX)
+				return -EBADMSG;
+			if (ch == '\r')
+				d->state = d->state == CH_EXT ? CH_SIZE_LF : CH_TRAILER_LF;
+			break;
+		case CH_SIZE_LF:
+			if (ch != '\n')
+				return -EBADMSG;
+			if (d->size > req->body.max - req->body.len)
+				return -E2BIG;
+			d->state = d->size ? CH_DATA : CH_TRAILER;
+			break;
+		case CH_DATA_CR:
+			if (ch != '\r')
+				return -EBADMSG;
+			d->state = CH_DATA_LF;
+			break;
+		case CH_DATA_LF:
+			if (ch != '\n')
+				return -EBADMSG;
+			d->state = CH_SIZE;
+			d->size = 0;
+			d->digits = 0;
+			break;
+		case CH_TRAILER:
+			d->state = ch == '\r' ? CH_END_LF : CH_TRAILER_LINE;
+			break;
+		case CH_TRAILER_LF:
+			if (ch != '\n')
+				return -EBADMSG;
+			d->state = CH_TRAILER;
+			break;
+		case CH_END_LF:
+			if (ch != '\n')
+				return -EBADMSG;
+			d->state = CH_DONE;
+			break;
+		case CH_DONE:
+			break;
+		}
+		p++;
+		len--;
+	}
+	return 0;
+}
+
+static int on_body(struct httpd *h, struct lws *wsi, const void *in, size_t len)
 {
 	struct httpd_conn *c = lws_get_opaque_user_data(wsi);
 	struct httpd_req *req = c ? c->req : NULL;
+	char msg[160];
+	int r;
 
 	/* Body bytes of a request already answered (413) are ignored. */
 	if (!req || req->state != REQ_BODY || !len)
 		return 0;
+	if (req->chunked) {
+		r = chunk_feed(req, in, len);
+		if (r == -E2BIG) {
+			snprintf(msg, sizeof(msg), "chunked request body larger than the %zu allowed",
+				 h->max_body);
+			req_queue_status(req, 413, "RequestEntityTooLarge", msg);
+		} else if (r < 0) {
+			req_queue_status(req, 400, "BadRequest", "malformed chunked request body");
+		} else if (req->dec.state == CH_DONE) {
+			req_dispatch(h, req);
+		}
+		return 0;
+	}
 	if (buf_append(&req->body, in, len) < 0) {
 		/* More than the Content-Length lws itself counts down: cannot happen. */
 		log_warn("httpd: %s %s: body longer than its Content-Length; closing",
@@ -720,7 +895,7 @@ static int on_body_done(struct httpd *h, struct lws *wsi)
 	struct httpd_conn *c = lws_get_opaque_user_data(wsi);
 	struct httpd_req *req = c ? c->req : NULL;
 
-	if (!req || req->state != REQ_BODY)
+	if (!req || req->state != REQ_BODY || req->chunked)
 		return 0;
 	req_dispatch(h, req);
 	return 0;
@@ -823,11 +998,22 @@ static int httpd_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* A websocket upgrade that no websocket protocol took. */
 		return 1;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* lws would switch a plain connection to HTTP/2 (h2c), whose
+		 * streams are refused here: answer now instead (lws lets this
+		 * callback write its own answer, then completes it). */
+		if (in && strcasecmp(in, "h2c") == 0) {
+			lws_return_http_status(wsi, HTTP_STATUS_HTTP_VERSION_NOT_SUPPORTED,
+					       "HTTP/2 is not served; use HTTP/1.1");
+			return 1;
+		}
+		return 0;
 	case LWS_CALLBACK_HTTP:
 		h = lws_context_user(lws_get_context(wsi));
 		return on_http(h, wsi, in);
 	case LWS_CALLBACK_HTTP_BODY:
-		return on_body(wsi, in, len);
+		h = lws_context_user(lws_get_context(wsi));
+		return on_body(h, wsi, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		h = lws_context_user(lws_get_context(wsi));
 		return on_body_done(h, wsi);
@@ -925,6 +1111,8 @@ static void httpd_release(struct httpd *h)
 	free(h->cert_path);
 	free(h->key_path);
 	free(h->client_ca_path);
+	httpd_ws_state_free(h->ws);
+	SSL_CTX_free(h->client_ssl_ctx);
 	free(h);
 }
 
@@ -984,6 +1172,7 @@ static void reaper_tick(uv_timer_t *t)
 static void httpd_teardown(struct httpd *h, bool stage1)
 {
 	h->freeing = true;
+	httpd_ws_state_teardown(h->ws);
 	while (h->conns)
 		conn_close(h->conns);
 	if (stage1)
@@ -1039,6 +1228,8 @@ int httpd_new(uv_loop_t *loop, const struct httpd_config *cfg, struct httpd **re
 	h->protocols[0].name = "http";
 	h->protocols[0].callback = httpd_lws_cb;
 	h->protocols[0].tx_packet_size = HTTPD_WRITE_CHUNK;
+	/* protocols[1..]: websocket endpoints, filled by httpd_ws.c */
+	h->ws = httpd_ws_state_new(h, &h->protocols[1], HTTPD_PROTOCOLS_MAX - 1);
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_LIBUV;
@@ -1055,6 +1246,18 @@ int httpd_new(uv_loop_t *loop, const struct httpd_config *cfg, struct httpd **re
 	info.alpn = "http/1.1";
 	if (cfg->cert_path) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		/* lws 4.1.6 otherwise makes a client SSL_CTX per context and, with
+		 * several contexts in one process, loses track of all but the last
+		 * (its SSL ex-data index is one process-wide global): a leak per
+		 * extra server. A context we own and free ourselves avoids it. */
+		h->client_ssl_ctx = SSL_CTX_new(TLS_client_method());
+		if (!h->client_ssl_ctx) {
+			log_error("httpd: cannot create the TLS client context");
+			uv_poll_stop(&h->watch_poll);
+			uv_close((uv_handle_t *)&h->watch_poll, handle_closed);
+			return -ENOMEM;
+		}
+		info.provided_client_ssl_ctx = h->client_ssl_ctx;
 		info.ssl_cert_filepath = h->cert_path;
 		info.ssl_private_key_filepath = h->key_path;
 	}
@@ -1098,6 +1301,12 @@ struct httpd *httpd_free(struct httpd *h)
 int httpd_port(const struct httpd *h)
 {
 	return h->port;
+}
+
+/* See httpd_ws.h. */
+struct httpd_ws *httpd_ws_state(struct httpd *h)
+{
+	return h->ws;
 }
 
 /* Request accessors -------------------------------------------------------- */

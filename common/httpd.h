@@ -8,7 +8,10 @@
  * certificates verified against a CA (a foreign CA's certificate fails the
  * handshake), long-lived chunked responses with no idle timeout and a bounded
  * write queue, and a clean Status-like 4xx for what never reaches a handler
- * (oversized body: 413; chunked request body: 411).
+ * (oversized body: 413; a POST/PUT/PATCH body with neither Content-Length
+ * nor chunked encoding, or a chunked body on another method: 411). Chunked
+ * request bodies on POST/PUT/PATCH are decoded (kubectl create --raw sends
+ * them); such a connection closes after its answer.
  *
  * A request is handed to the handler once, complete. The handler answers it
  * exactly once, now or later (with httpd_respond*), or starts a stream. The

@@ -201,6 +201,19 @@ static int jp_parse_name(struct jp_parser *p, char **ret)
 	return 0;
 }
 
+/* Append a field step named by the dotted name at p->pos. */
+static int jp_add_field(struct jp_parser *p, struct jp_step **steps, size_t *n)
+{
+	struct jp_step *st;
+	int r;
+
+	r = jp_add_step(p, steps, n, &st);
+	if (r < 0)
+		return r;
+	st->kind = JP_FIELD;
+	return jp_parse_name(p, &st->name);
+}
+
 /* [-]digits as an index; the caller checks what follows. */
 static int jp_parse_index(struct jp_parser *p, int64_t *ret)
 {
@@ -346,11 +359,7 @@ static int jp_parse_filter(struct jp_parser *p, struct jp_filter *f)
 			p->pos++;
 			if (jp_peek(p) == '*')
 				return jp_error(p, p->pos, "wildcards are not supported inside filters");
-			r = jp_add_step(p, &f->steps, &f->nsteps, &st);
-			if (r < 0)
-				return r;
-			st->kind = JP_FIELD;
-			r = jp_parse_name(p, &st->name);
+			r = jp_add_field(p, &f->steps, &f->nsteps);
 			if (r < 0)
 				return r;
 		} else if (c == '[') {
@@ -453,11 +462,7 @@ static int jp_parse_steps(struct jp_parser *p, struct jsonpath *jp)
 
 	/* Leading dot optional: "a.b" is ".a.b". */
 	if (jp_name_char(jp_peek(p))) {
-		r = jp_add_step(p, &jp->steps, &jp->nsteps, &st);
-		if (r < 0)
-			return r;
-		st->kind = JP_FIELD;
-		r = jp_parse_name(p, &st->name);
+		r = jp_add_field(p, &jp->steps, &jp->nsteps);
 		if (r < 0)
 			return r;
 	} else if (jp_peek(p) == '.' && (jp_peek_at(p, 1) == '\0' || p->pos + 1 == p->end)) {

@@ -641,6 +641,11 @@ static void serve_resource(struct kapi_server *s, struct httpd_req *req, const c
 		method_not_allowed(req);
 		return;
 	}
+	if (rt.res->def.namespaced && !rt.ns && strcmp(rt.verb, "list") && strcmp(rt.verb, "watch")) {
+		/* across namespaces only list and watch are served, as in kube-apiserver */
+		method_not_allowed(req);
+		return;
+	}
 	if (rt.sub) {
 		/* subresources serve get, update and patch */
 		if (strcmp(rt.verb, "get") && strcmp(rt.verb, "update") && strcmp(rt.verb, "patch")) {

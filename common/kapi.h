@@ -133,6 +133,8 @@ struct kapi_resource_def {
 	enum kapi_generation generation;
 	bool name_is_label;      /* names must be DNS-1123 labels (namespaces, services)
 				    rather than subdomains */
+	bool name_is_path_segment; /* names need only be valid path segments (RBAC objects:
+				      "system:aggregate-to-edit"): not "." or "..", no '/' or '%' */
 	bool require_rv_on_update; /* PUT without metadata.resourceVersion is 422 (leases) */
 	bool allow_create_on_update; /* PUT of a missing object creates it (201), as for leases
 					and events */
@@ -166,7 +168,8 @@ struct kapi_server_config {
 	const char *server_address;  /* "127.0.0.1:7443" for /api's serverAddressByClientCIDRs; copied */
 	const char *git_version;     /* /version's gitVersion; NULL: "v1.30.0"; copied */
 	size_t max_body;             /* request body cap checked by kapi too; 0: 3 MiB */
-	size_t max_watch_queue;      /* bytes queued per watch before the reader is dropped; 0: 4 MiB */
+	size_t max_watch_queue;      /* bytes queued per watch before the reader is dropped; 0: 4 MiB
+					(httpd's own max_stream_queue applies too) */
 	unsigned max_watches;        /* concurrent watch streams; 0: 10,000 */
 	unsigned max_list;           /* objects one list may return without pagination cap; 0: unlimited */
 	bool check_namespaces;       /* namespaced writes require an existing, non-terminating
@@ -263,6 +266,9 @@ struct kapi_write_opts {
 	const char *field_manager; /* recorded in managedFields; NULL: "nave-controller" */
 	bool dry_run;              /* validate and admit, commit nothing */
 	bool force;                /* server-side apply: take conflicting fields */
+	bool skip_managed_fields;  /* do not record this (non-apply) write in
+				      metadata.managedFields: much cheaper for high-rate
+				      status writes; Kubernetes always records them */
 };
 
 /* Get one object. *ret_obj: the caller's own copy (json_decref). -ENOENT. */

@@ -34,6 +34,7 @@ static void ctx_init(struct kapi_ctx *c, struct kapi_server *s, struct kapi_reso
 	c->manager = opts && opts->field_manager && *opts->field_manager ? opts->field_manager : KAPI_DEFAULT_MANAGER;
 	c->dry_run = opts && opts->dry_run;
 	c->force = opts && opts->force;
+	c->skip_record = opts && opts->skip_managed_fields;
 	c->internal = true;
 	c->err = e;
 }

@@ -563,13 +563,17 @@ static const struct kapi_resource_def builtin_defs[] = {
 	 .generation = KAPI_GEN_SPEC},
 	{.group = "rbac.authorization.k8s.io", .version = "v1", .resource = "clusterrolebindings",
 	 .singular = "clusterrolebinding", .kind = "ClusterRoleBinding", .namespaced = CLUSTER,
-	 .verbs = KAPI_VERBS_ALL},
+	 .verbs = KAPI_VERBS_ALL,
+	 .name_is_path_segment = true},
 	{.group = "rbac.authorization.k8s.io", .version = "v1", .resource = "clusterroles", .singular = "clusterrole",
-	 .kind = "ClusterRole", .namespaced = CLUSTER, .verbs = KAPI_VERBS_ALL},
+	 .kind = "ClusterRole", .namespaced = CLUSTER, .verbs = KAPI_VERBS_ALL,
+	 .name_is_path_segment = true},
 	{.group = "rbac.authorization.k8s.io", .version = "v1", .resource = "rolebindings", .singular = "rolebinding",
-	 .kind = "RoleBinding", .namespaced = NS, .verbs = KAPI_VERBS_ALL},
+	 .kind = "RoleBinding", .namespaced = NS, .verbs = KAPI_VERBS_ALL,
+	 .name_is_path_segment = true},
 	{.group = "rbac.authorization.k8s.io", .version = "v1", .resource = "roles", .singular = "role",
-	 .kind = "Role", .namespaced = NS, .verbs = KAPI_VERBS_ALL},
+	 .kind = "Role", .namespaced = NS, .verbs = KAPI_VERBS_ALL,
+	 .name_is_path_segment = true},
 };
 
 static const struct kapi_resource_def namespaces_def = {

@@ -263,7 +263,12 @@ bool kapi_discovery_handle(struct kapi_server *s, struct httpd_req *req, const c
 
 		doc = json_object();
 		json_object_set_new(doc, "kind", json_string("APIVersions"));
-		json_object_set_new(doc, "versions", json_pack("[s]", "v1"));
+		json_t *core = resource_list(s, "", "v1");
+
+		/* A server with no core resources (the hub) lists no version, so
+		 * discovery clients do not ask /api/v1 and fail on its 404. */
+		json_object_set_new(doc, "versions", core ? json_pack("[s]", "v1") : json_array());
+		json_decref(core);
 		json_object_set_new(addr, "clientCIDR", json_string("0.0.0.0/0"));
 		json_object_set_new(addr, "serverAddress", json_string(s->server_address));
 		json_array_append_new(addrs, addr);

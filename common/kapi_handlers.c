@@ -171,7 +171,10 @@ static void init_ctx(struct kapi_ctx *c, struct kapi_server *s, struct httpd_req
 	c->manager = manager;
 }
 
-static int check_manager(struct kapi_ctx *c)
+/* The query options every write takes: fieldManager (length checked; the
+ * name itself was read by init_ctx) and dryRun (into c->dry_run). Returns 0 or
+ * a negative errno with c->err set. */
+static int check_write_options(struct kapi_ctx *c)
 {
 	const char *m = httpd_req_arg(c->http, "fieldManager");
 
@@ -180,7 +183,7 @@ static int check_manager(struct kapi_ctx *c)
 		return kapi_err_set(c->err, -EINVAL, NULL,
 				    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: must have at most 128 bytes");
 	}
-	return 0;
+	return parse_dry_run(c->http, c->err, &c->dry_run);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -405,9 +408,7 @@ static void serve_create(struct kapi_server *s, struct httpd_req *req, const str
 	int r;
 
 	init_ctx(&c, s, req, rt, &e, manager, sizeof(manager));
-	r = check_manager(&c);
-	if (r >= 0)
-		r = parse_dry_run(req, &e, &c.dry_run);
+	r = check_write_options(&c);
 	if (r >= 0)
 		r = parse_object_body(s, req, &e, &obj);
 	if (r >= 0)
@@ -503,9 +504,7 @@ static void serve_update(struct kapi_server *s, struct httpd_req *req, const str
 	int r;
 
 	init_ctx(&c, s, req, rt, &e, manager, sizeof(manager));
-	r = check_manager(&c);
-	if (r >= 0)
-		r = parse_dry_run(req, &e, &c.dry_run);
+	r = check_write_options(&c);
 	if (r >= 0)
 		r = parse_object_body(s, req, &e, &obj);
 	if (r >= 0 && rt->sub && !strcmp(rt->sub, "scale")) {
@@ -551,9 +550,7 @@ static void serve_patch(struct kapi_server *s, struct httpd_req *req, const stru
 		kapi_err_respond(req, &e, NULL);
 		return;
 	}
-	r = check_manager(&c);
-	if (r >= 0)
-		r = parse_dry_run(req, &e, &c.dry_run);
+	r = check_write_options(&c);
 	if (r >= 0 && force) {
 		kapi_parse_bool(force, &c.force);
 		if (type != KAPI_PATCH_APPLY && c.force) {

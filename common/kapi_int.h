@@ -98,6 +98,7 @@ struct kapi_ctx {
 	bool force;
 	bool internal;            /* the internal API (keeps status on create) */
 	bool manager_is_apply;    /* a server-side apply: managedFields already computed */
+	bool skip_record;         /* kapi_write_opts.skip_managed_fields */
 	const char *record_sub;   /* subresource recorded in managedFields ("scale"), else the
 				     one written through */
 	struct kapi_err *err;

@@ -182,6 +182,13 @@ static void validate_name(struct kapi_ctx *c, const char *name, const char *fiel
 	size_t len = strlen(name);
 	bool label = c->res->def.name_is_label;
 
+	if (c->res->def.name_is_path_segment) {
+		/* Kubernetes' ValidatePathSegmentName: anything a URL path segment can carry. */
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strpbrk(name, "/%"))
+			cause_invalid_value(c->err, field, name,
+					    "may not be '.' or '..' and may not contain '/' or '%'");
+		return;
+	}
 	if (len > (label ? 63u : 253u)) {
 		char why[64];
 
@@ -476,6 +483,25 @@ static int admit(struct kapi_ctx *c, enum kapi_op op, const char *sub, const jso
 	return kapi_err_set(c->err, r, name, "%s", eb.msg[0] ? eb.msg : "rejected by admission");
 }
 
+/* Store one change (kapi_commit) and hand the stored object, a new reference,
+ * to *ret_obj (dropped when ret_obj is NULL). Returns 0, or kapi_commit's
+ * negative errno with c->err naming name ("storage error"). */
+static int commit_change(struct kapi_ctx *c, enum kapi_event_type type, const char *ns,
+			 const char *name, json_t *old_obj, json_t *new_obj, json_t **ret_obj)
+{
+	json_t *stored = NULL;
+	int r;
+
+	r = kapi_commit(c->s, c->res, type, ns, name, old_obj, new_obj, &stored);
+	if (r < 0)
+		return kapi_err_set(c->err, r, name, "storage error: %s", strerror(-r));
+	if (ret_obj)
+		*ret_obj = stored;
+	else
+		json_decref(stored);
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Create                                                                    */
 
@@ -501,7 +527,7 @@ static void generate_name(const char *prefix, char *out, size_t outlen)
 int kapi_do_create(struct kapi_ctx *c, const char *ns, json_t *obj, json_t **ret_obj)
 {
 	const struct kapi_resource_def *def = &c->res->def;
-	json_t *md, *stored = NULL, *existing = NULL;
+	json_t *md, *existing = NULL;
 	const char *name, *body_ns;
 	char namebuf[300], uid[37], now[TIMEFMT_MAX], av[300];
 	int r;
@@ -596,7 +622,7 @@ int kapi_do_create(struct kapi_ctx *c, const char *ns, json_t *obj, json_t **ret
 	r = admit(c, KAPI_OP_CREATE, NULL, NULL, obj, name);
 	if (r < 0)
 		goto out;
-	if (!c->manager_is_apply)
+	if (!c->manager_is_apply && !c->skip_record)
 		ssa_record_update(NULL, obj, c->manager ? c->manager : KAPI_DEFAULT_MANAGER, api_version_of(c, av),
 				  now);
 	obj = order_top(obj);
@@ -606,16 +632,7 @@ int kapi_do_create(struct kapi_ctx *c, const char *ns, json_t *obj, json_t **ret
 		r = 0;
 		goto out;
 	}
-	r = kapi_commit(c->s, c->res, KAPI_EVENT_ADDED, ns, name, NULL, obj, &stored);
-	if (r < 0) {
-		kapi_err_set(c->err, r, name, "storage error: %s", strerror(-r));
-		goto out;
-	}
-	if (ret_obj)
-		*ret_obj = stored;
-	else
-		json_decref(stored);
-	r = 0;
+	r = commit_change(c, KAPI_EVENT_ADDED, ns, name, NULL, obj, ret_obj);
 out:
 	json_decref(obj);
 	return r;
@@ -657,7 +674,7 @@ static int update_with(struct kapi_ctx *c, const char *ns, const char *name, con
 		       json_t *body, bool record, json_t **ret_obj)
 {
 	const struct kapi_resource_def *def = &c->res->def;
-	json_t *new_obj = NULL, *md, *omd = json_object_get(old, "metadata"), *stored = NULL;
+	json_t *new_obj = NULL, *md, *omd = json_object_get(old, "metadata");
 	const char *rv, *uid, *bname, *bns;
 	char now[TIMEFMT_MAX], av[300];
 	int r;
@@ -718,6 +735,19 @@ static int update_with(struct kapi_ctx *c, const char *ns, const char *name, con
 	if (sub && !strcmp(sub, "status")) {
 		new_obj = dup_meta(old);
 		set_or_del(new_obj, "status", json_object_get(body, "status"));
+		if (!def->custom) {
+			/* built-in status strategies reset only spec: metadata changes go
+			 * through (the deployment controller writes its revision
+			 * annotation with its status); custom resources take status alone */
+			static const char *const keep[] = {"labels", "annotations", "finalizers", "ownerReferences"};
+			size_t i;
+
+			for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+				set_or_del(meta(new_obj), keep[i], json_object_get(md, keep[i]));
+			r = validate_meta(c, new_obj, name);
+			if (r < 0)
+				goto out;
+		}
 		if (!c->manager_is_apply)
 			set_or_del(meta(new_obj), "managedFields", json_object_get(omd, "managedFields"));
 		else
@@ -781,7 +811,7 @@ static int update_with(struct kapi_ctx *c, const char *ns, const char *name, con
 	if (r < 0)
 		goto out;
 	now_rfc3339(now);
-	if (record)
+	if (record && !c->skip_record)
 		ssa_record_update_subresource(old, new_obj, c->manager ? c->manager : KAPI_DEFAULT_MANAGER,
 					      api_version_of(c, av), c->record_sub ? c->record_sub : sub, now);
 	new_obj = order_top(new_obj);
@@ -792,20 +822,12 @@ static int update_with(struct kapi_ctx *c, const char *ns, const char *name, con
 		goto out;
 	}
 	if (is_deleting(new_obj) && deletable(c->res, new_obj)) {
-		r = kapi_commit(c->s, c->res, KAPI_EVENT_DELETED, ns, name, old, new_obj, &stored);
+		r = commit_change(c, KAPI_EVENT_DELETED, ns, name, old, new_obj, ret_obj);
 		if (r >= 0)
 			r = 1;
 	} else {
-		r = kapi_commit(c->s, c->res, KAPI_EVENT_MODIFIED, ns, name, old, new_obj, &stored);
+		r = commit_change(c, KAPI_EVENT_MODIFIED, ns, name, old, new_obj, ret_obj);
 	}
-	if (r < 0) {
-		kapi_err_set(c->err, r, name, "storage error: %s", strerror(-r));
-		goto out;
-	}
-	if (ret_obj)
-		*ret_obj = stored;
-	else
-		json_decref(stored);
 out:
 	json_decref(new_obj);
 	json_decref(body);
@@ -1009,7 +1031,7 @@ int kapi_do_delete(struct kapi_ctx *c, const char *ns, const char *name, const s
 {
 	const struct kapi_resource_def *def = &c->res->def;
 	struct kapi_delete_opts none = {0};
-	json_t *old = NULL, *new_obj = NULL, *md, *fin, *stored = NULL;
+	json_t *old = NULL, *new_obj = NULL, *md, *fin;
 	char now[TIMEFMT_MAX], why[400];
 	int r;
 	size_t i;
@@ -1063,16 +1085,7 @@ int kapi_do_delete(struct kapi_ctx *c, const char *ns, const char *name, const s
 			r = 0;
 			goto out;
 		}
-		r = kapi_commit(c->s, c->res, KAPI_EVENT_DELETED, ns, name, old, NULL, &stored);
-		if (r < 0) {
-			kapi_err_set(c->err, r, name, "storage error: %s", strerror(-r));
-			goto out;
-		}
-		if (ret_obj)
-			*ret_obj = stored;
-		else
-			json_decref(stored);
-		r = 0;
+		r = commit_change(c, KAPI_EVENT_DELETED, ns, name, old, NULL, ret_obj);
 		goto out;
 	}
 	/* graceful: mark, keep until the finalizers are gone */
@@ -1096,16 +1109,9 @@ int kapi_do_delete(struct kapi_ctx *c, const char *ns, const char *name, const s
 		r = 1;
 		goto out;
 	}
-	r = kapi_commit(c->s, c->res, KAPI_EVENT_MODIFIED, ns, name, old, new_obj, &stored);
-	if (r < 0) {
-		kapi_err_set(c->err, r, name, "storage error: %s", strerror(-r));
-		goto out;
-	}
-	if (ret_obj)
-		*ret_obj = stored;
-	else
-		json_decref(stored);
-	r = 1;
+	r = commit_change(c, KAPI_EVENT_MODIFIED, ns, name, old, new_obj, ret_obj);
+	if (r == 0)
+		r = 1;
 out:
 	json_decref(new_obj);
 	json_decref(old);

@@ -88,6 +88,15 @@ struct kapi_store_mem_config {
  * ops->free (kapi_server_free does it). */
 int kapi_store_mem_new(const struct kapi_store_mem_config *cfg, struct kapi_store **ret_store);
 
+/* Keys shared by the backends. kapi_store_key builds "ns/name" into stack
+ * (stack_len bytes) when it fits, else into a heap copy the caller frees
+ * (free it when the result != stack); *ret_len (may be NULL) gets its length.
+ * kapi_store_ns_prefix writes "ns/", the prefix of every key in namespace ns,
+ * into out and its length into *ret_len; -ENAMETOOLONG (nothing set) when it
+ * does not fit in outlen bytes with its NUL, which no valid namespace does. */
+char *kapi_store_key(const char *ns, const char *name, char *stack, size_t stack_len, size_t *ret_len);
+int kapi_store_ns_prefix(const char *ns, char *out, size_t outlen, size_t *ret_len);
+
 /* A bounded ring of committed changes (holding references to the objects), for
  * backends that keep their watch window in memory (the memory store, the hub's
  * SQLite store). Zero-initialise, then kapi_history_init. */

@@ -67,19 +67,6 @@ static struct mem_res *res_find(struct mem_store *m, const char *rkey, bool crea
 	return r;
 }
 
-/* Build "ns/name" into a caller buffer or heap; returns its length. */
-static char *make_key(const char *ns, const char *name, char *stack, size_t stack_len, size_t *ret_len)
-{
-	size_t ln = strlen(ns), lm = strlen(name);
-	char *k = ln + lm + 2 <= stack_len ? stack : xmalloc(ln + lm + 2);
-
-	memcpy(k, ns, ln);
-	k[ln] = '/';
-	memcpy(k + ln + 1, name, lm + 1);
-	*ret_len = ln + lm + 1;
-	return k;
-}
-
 static size_t slot_find(const struct mem_res *r, const char *key, size_t len, uint64_t h, bool *ret_found)
 {
 	size_t mask = r->cap - 1, i = h & mask;
@@ -186,7 +173,7 @@ static int mem_get(struct kapi_store *st, const char *rkey, const char *ns, cons
 
 	if (!r)
 		return -ENOENT;
-	key = make_key(ns, name, stack, sizeof(stack), &len);
+	key = kapi_store_key(ns, name, stack, sizeof(stack), &len);
 	i = slot_find(r, key, len, hash_key(key, len), &found);
 	if (key != stack)
 		free(key);
@@ -209,7 +196,7 @@ static int mem_commit(struct kapi_store *st, const struct kapi_store_event *ev)
 		return -EINVAL;
 	if (!r)
 		return -ENOENT;
-	key = make_key(ev->ns, ev->name, stack, sizeof(stack), &len);
+	key = kapi_store_key(ev->ns, ev->name, stack, sizeof(stack), &len);
 	h = hash_key(key, len);
 	i = slot_find(r, key, len, h, &found);
 	if (ev->type == KAPI_EVENT_DELETED) {
@@ -257,14 +244,8 @@ static int mem_list(struct kapi_store *st, const char *rkey, const char *ns, con
 	if (!r || r->n == 0)
 		return 0;
 	res_sort(r);
-	if (ns) {
-		plen = strlen(ns) + 1;
-		if (plen >= sizeof(prefix))
-			return 0; /* longer than any valid namespace: nothing there */
-		memcpy(prefix, ns, plen - 1);
-		prefix[plen - 1] = '/';
-		prefix[plen] = '\0';
-	}
+	if (ns && kapi_store_ns_prefix(ns, prefix, sizeof(prefix), &plen) < 0)
+		return 0; /* longer than any valid namespace: nothing there */
 	if (after && (!ns || strncmp(after, prefix, plen) >= 0))
 		i = lower_bound(r, after, true);
 	else
@@ -299,12 +280,8 @@ static size_t mem_count(struct kapi_store *st, const char *rkey, const char *ns)
 		return 0;
 	if (!ns)
 		return r->n;
-	plen = strlen(ns) + 1;
-	if (plen >= sizeof(prefix))
+	if (kapi_store_ns_prefix(ns, prefix, sizeof(prefix), &plen) < 0)
 		return 0;
-	memcpy(prefix, ns, plen - 1);
-	prefix[plen - 1] = '/';
-	prefix[plen] = '\0';
 	res_sort(r);
 	for (i = lower_bound(r, prefix, false); i < r->n && !strncmp(r->sorted[i]->key, prefix, plen); i++)
 		n++;

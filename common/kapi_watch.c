@@ -123,7 +123,8 @@ static bool watch_write(struct kapi_watch *w, const char *line, size_t len)
 {
 	if (w->ended || !w->req)
 		return false;
-	if (httpd_stream_write(w->req, line, len) < 0) {
+	if (httpd_stream_queued(w->req) + len > w->s->cfg.max_watch_queue ||
+	    httpd_stream_write(w->req, line, len) < 0) {
 		log_warn("kapi: watch on %s fell behind (queue over its cap); closing it", w->res->rkey);
 		watch_end(w);
 		return false;
@@ -427,13 +428,9 @@ void kapi_watch_start(struct kapi_server *s, struct httpd_req *req, const struct
 		goto fail;
 	}
 	if (httpd_stream_start(req, 200, "application/json", watch_on_close, w) < 0) {
-		/* the client has gone (or req was answered): nothing to answer */
-		kapi_resource_unref(w->res);
-		free(w->ns);
-		free(w->version);
-		label_selector_free(w->ls);
-		field_selector_free(w->fs);
-		free(w);
+		/* the client has gone (or req was answered): nothing to answer.
+		 * w is not linked into s->watches yet, so this only frees it. */
+		watch_destroy(w);
 		return;
 	}
 	w->req = req;
@@ -482,14 +479,8 @@ void kapi_watch_start(struct kapi_server *s, struct httpd_req *req, const struct
 	}
 	return;
 fail:
-	if (w) {
-		kapi_resource_unref(w->res);
-		free(w->ns);
-		free(w->version);
-		label_selector_free(w->ls);
-		field_selector_free(w->fs);
-		free(w);
-	}
+	if (w)
+		watch_destroy(w); /* not linked yet: only frees */
 	kapi_err_respond(req, &e, &rt->res->def);
 	kapi_err_clear(&e);
 }

@@ -71,6 +71,7 @@ struct kc_call {
 	enum kclient_method method;
 	char *url;
 	char *content_type;
+	char *accept;       /* Accept header value */
 	char *body;
 	size_t body_len;
 	unsigned flags;
@@ -474,6 +475,7 @@ static void kc_call_free(struct kc_call *call)
 	kc_unpend(call);
 	free(call->url);
 	free(call->content_type);
+	free(call->accept);
 	free(call->body);
 	buf_free(&call->resp);
 	free(call);
@@ -702,7 +704,9 @@ static void kc_start_attempt(struct kc_call *call)
 		kc_kick(kc);
 		return;
 	}
-	h = curl_slist_append(h, "Accept: application/json");
+	line = xasprintf("Accept: %s", call->accept);
+	h = curl_slist_append(h, line);
+	free(line);
 	h = curl_slist_append(h, "Expect:");
 	if (call->body) {
 		line = xasprintf("Content-Type: %s", call->content_type);
@@ -1134,6 +1138,8 @@ int kclient_request(struct kclient *kc, const struct kclient_request *req, kclie
 			return -EINVAL;
 	if ((req->flags & KCLIENT_REQ_STREAM) && !on_line)
 		return -EINVAL;
+	if (req->accept && strpbrk(req->accept, "\r\n"))
+		return -EINVAL; /* no header injection through the Accept value */
 	body_len = req->body ? (req->body_len ? req->body_len : strlen(req->body)) : 0;
 	if (body_len > KCLIENT_MAX_REQUEST_BODY)
 		return -EINVAL;
@@ -1147,6 +1153,7 @@ int kclient_request(struct kclient *kc, const struct kclient_request *req, kclie
 	call->method = req->method;
 	call->url = xasprintf("%s%s", kc->cfg->server, req->path);
 	call->content_type = xstrdup(req->content_type ? req->content_type : "application/json");
+	call->accept = xstrdup(req->accept ? req->accept : "application/json");
 	if (req->body) {
 		call->body = xmalloc(body_len + 1);
 		memcpy(call->body, req->body, body_len);

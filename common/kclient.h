@@ -161,6 +161,8 @@ struct kclient_request {
 	size_t max_body;           /* 0: the client's default */
 	size_t max_line;           /* streams; 0: the client's default */
 	int max_retries;           /* 0: the client's default; < 0: no retries */
+	const char *accept;        /* Accept header value; NULL: application/json (a Table
+				      request sends the meta.k8s.io Table media types) */
 };
 
 struct kclient_options {

@@ -409,46 +409,42 @@ static void write_query(struct query *q, const char *field_manager, bool dry_run
 		q_add(q, "dryRun", "All");
 }
 
-int kclient_create(struct kclient *kc, const struct kref *ref, const json_t *obj,
-		   const struct kclient_write_opts *opts, kclient_done_fn done, void *userdata,
-		   struct kclient_call **ret_call)
+/* POST or PUT obj (borrowed) at ref's path with the write options. */
+static int send_write(struct kclient *kc, enum kclient_method method, const struct kref *ref,
+		      const json_t *obj, const struct kclient_write_opts *opts, kclient_done_fn done,
+		      void *userdata, struct kclient_call **ret_call)
 {
 	struct query q;
 	struct buf b;
 	int r;
 
-	if (!json_is_object(obj) || (ref->name && !ref->subresource))
-		return -EINVAL;
 	r = begin_path(ref, &b);
 	q = (struct query){ .b = &b, .first = true, .r = r };
 	if (opts)
 		write_query(&q, opts->field_manager, opts->dry_run);
 	r = q.r;
 	if (r == 0)
-		r = send_op(kc, KCLIENT_POST, b.data, NULL, obj, 0, done, userdata, ret_call);
+		r = send_op(kc, method, b.data, NULL, obj, 0, done, userdata, ret_call);
 	buf_free(&b);
 	return r;
+}
+
+int kclient_create(struct kclient *kc, const struct kref *ref, const json_t *obj,
+		   const struct kclient_write_opts *opts, kclient_done_fn done, void *userdata,
+		   struct kclient_call **ret_call)
+{
+	if (!json_is_object(obj) || (ref->name && !ref->subresource))
+		return -EINVAL;
+	return send_write(kc, KCLIENT_POST, ref, obj, opts, done, userdata, ret_call);
 }
 
 int kclient_update(struct kclient *kc, const struct kref *ref, const json_t *obj,
 		   const struct kclient_write_opts *opts, kclient_done_fn done, void *userdata,
 		   struct kclient_call **ret_call)
 {
-	struct query q;
-	struct buf b;
-	int r;
-
 	if (!json_is_object(obj) || !ref->name)
 		return -EINVAL;
-	r = begin_path(ref, &b);
-	q = (struct query){ .b = &b, .first = true, .r = r };
-	if (opts)
-		write_query(&q, opts->field_manager, opts->dry_run);
-	r = q.r;
-	if (r == 0)
-		r = send_op(kc, KCLIENT_PUT, b.data, NULL, obj, 0, done, userdata, ret_call);
-	buf_free(&b);
-	return r;
+	return send_write(kc, KCLIENT_PUT, ref, obj, opts, done, userdata, ret_call);
 }
 
 int kclient_patch(struct kclient *kc, const struct kref *ref, enum kclient_patch_type type,

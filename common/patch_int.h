@@ -34,6 +34,11 @@
 int patch_depth(const json_t *v, int cap);
 /* Fail with -E2BIG and "<what>: nested deeper than <cap> levels" when v is too deep. */
 int patch_check_depth(const json_t *v, int cap, const char *what, struct errbuf *err);
+/* The depth checks every patch operation makes on its inputs: patch (named
+ * what in the message) within PATCH_MAX_DEPTH, then obj (may be NULL: no
+ * check) within PATCH_MAX_OBJECT_DEPTH. Returns 0 or -E2BIG with err set. */
+int patch_check_inputs(const json_t *obj, const json_t *patch, const char *what,
+		       struct errbuf *err);
 /* Number of JSON values in v (itself included), counting at most cap + 1. */
 size_t patch_count_nodes(const json_t *v, size_t cap);
 /* JSON equality as RFC 6902 "test" and Kubernetes' Go code see it: numbers

@@ -129,6 +129,25 @@ static json_t *resolve(json_t *doc, const struct pointer *p, size_t n)
 	return cur;
 }
 
+/* What add and replace do before looking at the parent: an empty pointer
+ * makes value (a reference taken over) the whole document; a value that would
+ * nest the result too deep is released. Returns 1 when the document was
+ * replaced, 0 when the caller goes on, or -E2BIG. */
+static int op_set_start(json_t **doc, const struct pointer *p, json_t *value, struct errbuf *err)
+{
+	if (p->n == 0) {
+		json_decref(*doc);
+		*doc = value;
+		return 1;
+	}
+	if (p->n + (size_t)patch_depth(value, PATCH_MAX_OBJECT_DEPTH) > PATCH_MAX_OBJECT_DEPTH) {
+		json_decref(value);
+		return errbuf_set(err, -E2BIG, "result nested deeper than %d levels",
+				  PATCH_MAX_OBJECT_DEPTH);
+	}
+	return 0;
+}
+
 /* Add value (a reference taken over) at p. doc may be replaced. */
 static int op_add(json_t **doc, const struct pointer *p, json_t *value, struct errbuf *err)
 {
@@ -137,16 +156,9 @@ static int op_add(json_t **doc, const struct pointer *p, json_t *value, struct e
 	size_t idx;
 	int r;
 
-	if (p->n == 0) {
-		json_decref(*doc);
-		*doc = value;
-		return 0;
-	}
-	if (p->n + (size_t)patch_depth(value, PATCH_MAX_OBJECT_DEPTH) > PATCH_MAX_OBJECT_DEPTH) {
-		json_decref(value);
-		return errbuf_set(err, -E2BIG, "result nested deeper than %d levels",
-				  PATCH_MAX_OBJECT_DEPTH);
-	}
+	r = op_set_start(doc, p, value, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	parent = resolve(*doc, p, p->n - 1);
 	last = p->tokens[p->n - 1];
 	if (json_is_object(parent)) {
@@ -208,17 +220,11 @@ static int op_replace(json_t **doc, const struct pointer *p, json_t *value, stru
 	json_t *parent;
 	const char *last;
 	size_t idx;
+	int r;
 
-	if (p->n == 0) {
-		json_decref(*doc);
-		*doc = value;
-		return 0;
-	}
-	if (p->n + (size_t)patch_depth(value, PATCH_MAX_OBJECT_DEPTH) > PATCH_MAX_OBJECT_DEPTH) {
-		json_decref(value);
-		return errbuf_set(err, -E2BIG, "result nested deeper than %d levels",
-				  PATCH_MAX_OBJECT_DEPTH);
-	}
+	r = op_set_start(doc, p, value, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	parent = resolve(*doc, p, p->n - 1);
 	last = p->tokens[p->n - 1];
 	if (json_is_object(parent) && json_object_get(parent, last)) {
@@ -341,17 +347,10 @@ int patch_json(const json_t *obj, const json_t *ops, struct errbuf *err, json_t 
 		return errbuf_set(err, -EINVAL, "json patch: must be an array of operations");
 	if (json_array_size(ops) > PATCH_MAX_OPS)
 		return errbuf_set(err, -E2BIG, "json patch: more than %d operations", PATCH_MAX_OPS);
-	r = patch_check_depth(ops, PATCH_MAX_DEPTH, "json patch", err);
+	r = patch_check_inputs(obj, ops, "json patch", err);
 	if (r < 0)
 		return r;
-	if (obj) {
-		r = patch_check_depth(obj, PATCH_MAX_OBJECT_DEPTH, "object", err);
-		if (r < 0)
-			return r;
-		doc = json_deep_copy(obj);
-	} else {
-		doc = json_null();
-	}
+	doc = obj ? json_deep_copy(obj) : json_null();
 	json_array_foreach(ops, i, op) {
 		r = apply_one(&doc, op, &copied, err);
 		if (r < 0) {

@@ -45,14 +45,9 @@ int patch_merge(const json_t *obj, const json_t *patch, struct errbuf *err, json
 
 	if (!patch)
 		return errbuf_set(err, -EINVAL, "merge patch: no patch");
-	r = patch_check_depth(patch, PATCH_MAX_DEPTH, "merge patch", err);
+	r = patch_check_inputs(obj, patch, "merge patch", err);
 	if (r < 0)
 		return r;
-	if (obj) {
-		r = patch_check_depth(obj, PATCH_MAX_OBJECT_DEPTH, "object", err);
-		if (r < 0)
-			return r;
-	}
 	*ret_obj = merge_apply(obj ? json_deep_copy(obj) : NULL, patch);
 	return 0;
 }

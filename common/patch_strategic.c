@@ -710,14 +710,9 @@ int patch_strategic(const json_t *obj, const json_t *patch, const char *api_vers
 		return patch_merge(obj, patch, err, ret_obj);
 	if (!json_is_object(patch))
 		return errbuf_set(err, -EINVAL, "strategic merge patch: must be a JSON object");
-	r = patch_check_depth(patch, PATCH_MAX_DEPTH, "strategic merge patch", err);
+	r = patch_check_inputs(obj, patch, "strategic merge patch", err);
 	if (r < 0)
 		return r;
-	if (obj) {
-		r = patch_check_depth(obj, PATCH_MAX_OBJECT_DEPTH, "object", err);
-		if (r < 0)
-			return r;
-	}
 	orig = json_is_object(obj) ? json_deep_copy(obj) : json_object();
 	return merge_map(&c, orig, patch, s, ret_obj);
 }

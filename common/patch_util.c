@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "codec.h"
 #include "patch_int.h"
 
 int patch_depth(const json_t *v, int cap)
@@ -54,6 +55,16 @@ int patch_check_depth(const json_t *v, int cap, const char *what, struct errbuf 
 	if (patch_depth(v, cap) > cap)
 		return errbuf_set(err, -E2BIG, "%s: nested deeper than %d levels", what, cap);
 	return 0;
+}
+
+int patch_check_inputs(const json_t *obj, const json_t *patch, const char *what,
+		       struct errbuf *err)
+{
+	int r = patch_check_depth(patch, PATCH_MAX_DEPTH, what, err);
+
+	if (r == 0 && obj)
+		r = patch_check_depth(obj, PATCH_MAX_OBJECT_DEPTH, "object", err);
+	return r;
 }
 
 static size_t count_nodes(const json_t *v, size_t cap, size_t n)
@@ -224,41 +235,6 @@ int patch_go_float_v(struct buf *b, double d)
 	return go_float(b, d, false);
 }
 
-/* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *ret_cp)
-{
-	uint32_t cp;
-	size_t len;
-
-	if (s[0] < 0x80) {
-		*ret_cp = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*ret_cp = cp;
-	return len;
-}
-
 int patch_go_json_str(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -268,7 +244,7 @@ int patch_go_json_str(struct buf *b, const char *s, size_t n)
 
 	while (r == 0 && i < n) {
 		uint32_t cp;
-		size_t len = utf8_len(p + i, n - i, &cp);
+		size_t len = utf8_decode(p + i, n - i, &cp);
 		const char *esc = NULL;
 		char ubuf[8];
 
@@ -404,7 +380,7 @@ int patch_go_quote(struct buf *b, const char *s)
 
 	while (r == 0 && i < n) {
 		uint32_t cp;
-		size_t len = utf8_len(p + i, n - i, &cp);
+		size_t len = utf8_decode(p + i, n - i, &cp);
 
 		if (len == 0) {
 			r = buf_printf(b, "\\x%c%c", hex[p[i] >> 4], hex[p[i] & 0xf]);

@@ -49,6 +49,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "codec.h"
 
 const struct yaml_limits yaml_default_limits = {
 	.max_input = 8u << 20,
@@ -485,21 +486,6 @@ static bool yaml_is_timestamp(const char *s, size_t n)
 /* ------------------------------------------------------------------------ */
 /* Strings: base64 for !!binary, UTF-8 repair as Go's encoding/json does.   */
 
-static int yaml_b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Go's base64.StdEncoding.DecodeString: padding required, CR and LF
  * ignored, anything else invalid. out has room for n bytes. */
 static int yaml_b64_decode(const char *s, size_t n, char *out, size_t *ret_len)
@@ -519,8 +505,8 @@ static int yaml_b64_decode(const char *s, size_t n, char *out, size_t *ret_len)
 		if (k < 4)
 			continue;
 		k = 0;
-		int a = yaml_b64_val(q[0]), b = yaml_b64_val(q[1]);
-		int c2 = yaml_b64_val(q[2]), d = yaml_b64_val(q[3]);
+		int a = base64_char_value(q[0]), b = base64_char_value(q[1]);
+		int c2 = base64_char_value(q[2]), d = base64_char_value(q[3]);
 
 		if (a < 0 || b < 0)
 			return -EINVAL;
@@ -548,35 +534,6 @@ static int yaml_b64_decode(const char *s, size_t n, char *out, size_t *ret_len)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t yaml_utf8_len(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* A JSON string from arbitrary bytes: each byte that does not start a valid
  * UTF-8 sequence becomes U+FFFD, as Go's encoding/json writes it. */
 static json_t *yaml_string_repair(const char *s, size_t n)
@@ -591,7 +548,8 @@ static json_t *yaml_string_repair(const char *s, size_t n)
 		return j;
 	buf_init(&b, YAML_OUT_MAX);
 	for (size_t i = 0; i < n;) {
-		size_t l = yaml_utf8_len((const unsigned char *)s + i, n - i);
+		uint32_t cp;
+		size_t l = utf8_decode((const unsigned char *)s + i, n - i, &cp);
 
 		if (l == 0) {
 			buf_append(&b, "\xef\xbf\xbd", 3);
@@ -1611,7 +1569,10 @@ static bool yaml_needs_quotes(const char *s, size_t n)
 	struct yaml_resolved r;
 
 	yaml_resolve_plain(s, n, &r);
-	return r.kind != YAML_R_STR || yaml_is_base60_float(s, n);
+	/* Timestamps read back as strings here (as in sigs.k8s.io/yaml), but
+	 * kubectl quotes them and YAML 1.1 readers such as PyYAML make dates
+	 * of plain ones: quote them too. */
+	return r.kind != YAML_R_STR || yaml_is_base60_float(s, n) || yaml_is_timestamp(s, n);
 }
 
 /* Literal block style keeps every character when the only line breaks are

@@ -259,7 +259,5 @@ int hub_kapi_auth(void *data, struct httpd_req *req, const struct kapi_request_a
 	} else {
 		r = hub_authorize(h, &h->cur_id, a, httpd_req_arg(req, "fieldSelector"), err);
 	}
-	if (r < 0)
-		h->cur_code = r == -EACCES ? 401 : 403;
 	return r;
 }

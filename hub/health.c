@@ -150,6 +150,12 @@ static int validate_lease(const json_t *lease, struct errbuf *err)
 	return 0;
 }
 
+/* See hub_int.h. */
+int hub_check_lease(const json_t *lease, struct errbuf *err)
+{
+	return validate_lease(lease, err);
+}
+
 /* See hub.h. */
 int hub_lease_renew(struct hub *h, const char *cluster, const json_t *lease, int *ret_duration,
 		    struct errbuf *err)

@@ -5,7 +5,8 @@
  * registration.c registrations, accept/deny, signing and revocation;
  * health.c leases and availability; resources.c the resource definitions and
  * admission; controller.c reactions to changes (acceptance transitions, the
- * revocation set, the cluster table); metrics.c /metrics; config.c hub.json
+ * revocation set, the cluster table); metrics.c /metrics; httpd_wrap.c what the hub sees of kapi's
+ * httpd calls; config.c hub.json
  * and flag parsing; init.c `nave-hub init`. Everything runs on the loop.
  */
 #ifndef NAVE_HUB_INT_H
@@ -136,7 +137,6 @@ struct hub {
 	struct errbuf cur_id_err;
 	int cur_id_rc;
 	const char *cur_verb;           /* static or kapi-owned string */
-	int cur_code;                   /* answer's HTTP code when known */
 	/* clusters */
 	struct hub_cluster **ctab;      /* owned hash table of owned entries */
 	size_t ccap, cn;
@@ -233,9 +233,21 @@ void hub_controller_free(struct hub *h);
 /* resources.c */
 int hub_resources_register(struct hub *h);
 
-/* metrics.c */
-/* The status of the last answer httpd was given (see metrics.c). */
+/* Validation without side effects, for unit tests and the fuzzer. obj may be
+ * modified (defaulting). Each returns 0 or what the API would answer with. */
+int hub_check_work(struct hub *h, json_t *work, struct errbuf *err);            /* resources.c */
+int hub_check_cluster(struct hub *h, json_t *cluster, struct errbuf *err);      /* resources.c */
+int hub_check_registration(const json_t *body, struct errbuf *err);             /* registration.c */
+int hub_check_csr(const char *pem, size_t len, const char *cluster, struct errbuf *err); /* registration.c */
+int hub_check_lease(const json_t *lease, struct errbuf *err);                   /* health.c */
+
+/* httpd_wrap.c */
+/* The status of the last answer httpd was given. */
 extern int hub_metrics_last_status;
+/* The hub being served (set by serve.c), for the stream guards. */
+extern struct hub *hub_wrap_hub;
+
+/* metrics.c */
 void hub_metrics_request(struct hub *h, const char *verb, int code, double seconds);
 void hub_metrics_http(struct hub *h, struct httpd_req *req);
 void hub_metrics_free(struct hub_metrics *m);

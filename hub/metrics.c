@@ -4,13 +4,7 @@
  * short lists (a few verbs times a few codes); cluster and work gauges are
  * computed at scrape time from the cluster table and the store; store
  * figures come from store_sqlite_stats. Scrapes cost O(clusters).
- *
- * Status codes: most answers are written by kapi, which calls httpd directly,
- * and httpd does not say which status an answer had. hub_core_dep links
- * with -Wl,--wrap=httpd_respond,--wrap=httpd_stream_start, so every call
- * (from kapi as from the hub) goes through the two wrappers below, which note
- * the status in hub_metrics_last_status before calling httpd. Requests are
- * dispatched one at a time on the loop, so serve.c reads it right after.
+ * The status codes of answers come from httpd_wrap.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,37 +15,10 @@
 #include "httpd.h"
 #include "hub_int.h"
 #include "store_sqlite.h"
+#include "stream.h"
 
 #define HUB_METRICS_MAX (1 << 20)
 #define HUB_METRIC_SERIES_MAX 256 /* (verb, code) pairs kept; more are folded into "other" */
-
-int hub_metrics_last_status;
-
-/* The wrapped httpd functions (the linker's --wrap names). */
-void __real_httpd_respond(struct httpd_req *req, int status, const char *content_type, const char *body,
-			  size_t len);
-void __wrap_httpd_respond(struct httpd_req *req, int status, const char *content_type, const char *body,
-			  size_t len);
-int __real_httpd_stream_start(struct httpd_req *req, int status, const char *content_type, httpd_close_fn on_close,
-			      void *data);
-int __wrap_httpd_stream_start(struct httpd_req *req, int status, const char *content_type, httpd_close_fn on_close,
-			      void *data);
-
-/* httpd_respond, noting the status (see the top of this file). */
-void __wrap_httpd_respond(struct httpd_req *req, int status, const char *content_type, const char *body,
-			  size_t len)
-{
-	hub_metrics_last_status = status;
-	__real_httpd_respond(req, status, content_type, body, len);
-}
-
-/* httpd_stream_start, noting the status (see the top of this file). */
-int __wrap_httpd_stream_start(struct httpd_req *req, int status, const char *content_type, httpd_close_fn on_close,
-			      void *data)
-{
-	hub_metrics_last_status = status;
-	return __real_httpd_stream_start(req, status, content_type, on_close, data);
-}
 
 static const double lat_buckets[HUB_METRIC_BUCKETS] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
@@ -210,7 +177,7 @@ void hub_metrics_http(struct hub *h, struct httpd_req *req)
 			   (unsigned long long)st.commit_hist[STORE_SQLITE_BUCKETS], st.commit_seconds,
 			   (unsigned long long)st.commits);
 	}
-	h->cur_code = 200;
+	stream_metrics(&b);
 	httpd_respond(req, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
 	buf_free(&b);
 }

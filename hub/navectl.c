@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "log.h"
 #include "navectl.h"
+#include "navectl_install.h"
 #include "nave_config.h"
 #include "version.h"
 
@@ -40,6 +41,8 @@ static void usage(FILE *out)
 		"  delete KIND NAME... | -f F   delete objects\n"
 		"  describe KIND NAME           a readable summary with conditions and status\n"
 		"  version                      client and server versions\n"
+		"  install klusterlet --cluster-name N\n"
+		"                               print manifests installing the agent in a cluster\n"
 		"\n"
 		"Run `navectl COMMAND --help` for a command's flags.\n"
 		"\n"
@@ -294,6 +297,7 @@ static const struct command commands[] = {
 	{ "token", nctl_cmd_token },
 	{ "cluster", nctl_cmd_cluster },
 	{ "version", nctl_cmd_version },
+	{ "install", nctl_cmd_install },
 };
 
 int main(int argc, char **argv)

@@ -180,6 +180,9 @@ int nctl_exit_code(const struct nctl_resp *resp);
  * discovery (printed); *ret_exit gets the exit code to use on failure. */
 int nctl_resource_find(struct nctl *n, const char *word, const struct nctl_resource **ret_res,
 		       int *ret_exit);
+/* Whether discovery lists any resource of api_version ("v1", "apps/v1");
+ * true also when discovery itself fails (nothing can be said then). */
+bool nctl_serves_group_version(struct nctl *n, const char *api_version);
 /* The kdiscovery cache (made on first use; borrowed). */
 struct kdiscovery *nctl_discovery(struct nctl *n);
 /* Map apiVersion + kind to a resource through kdiscovery (synchronous).

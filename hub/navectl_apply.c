@@ -78,7 +78,10 @@ static int prepare(struct nctl *n, const struct nctl_doc *d, struct kmapping *re
 	where_of(d, where, sizeof(where));
 	r = nctl_resolve_gvk(n, av, kind, ret_m, &resp.err);
 	if (r < 0) {
-		if (resp.err.reason == KCLIENT_NOT_FOUND || r == -ENOENT) {
+		/* A group version whose discovery fails (404) is one the server
+		 * does not serve, whatever kdiscovery makes of it. */
+		if (resp.err.reason == KCLIENT_NOT_FOUND || r == -ENOENT ||
+		    (r == -EAGAIN && !nctl_serves_group_version(n, av))) {
 			fprintf(stderr, "error: %s: the server has no kind \"%s\" in \"%s\" (%s)\n", where, kind, av,
 				resp.err.message);
 			fprintf(stderr, "hint: check apiVersion and kind against what the server serves (a Nave "

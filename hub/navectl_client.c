@@ -28,8 +28,7 @@
 #include "navectl.h"
 #include "nave_config.h"
 
-#define NCTL_TABLE_ACCEPT \
-	"Accept: application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+#define NCTL_TABLE_ACCEPT "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 #define NCTL_MAX_TABLE_BODY (64u << 20)  /* a Table answer */
 #define NCTL_MAX_GROUP_VERSIONS 1000     /* discovery: group versions read */
 #define NCTL_MAX_RESOURCES 20000         /* discovery: resources kept */
@@ -107,6 +106,7 @@ int nctl_connect(struct nctl *n)
 	}
 	if (uv_loop_init(&n->loop) < 0) {
 		fprintf(stderr, "error: cannot make an event loop\n");
+		fprintf(stderr, "hint: the system is short of file descriptors or memory; try again\n");
 		kubeconfig_free(cfg);
 		free(paths);
 		return NCTL_EXIT_FAILED;
@@ -115,6 +115,7 @@ int nctl_connect(struct nctl *n)
 	r = kclient_new(&n->loop, cfg, &opts, &err, &n->kc);
 	if (r < 0) {
 		fprintf(stderr, "error: cannot make a client for %s: %s\n", paths, err.msg);
+		fprintf(stderr, "hint: check the server URL and the TLS data of the kubeconfig\n");
 		kubeconfig_free(cfg);
 		free(paths);
 		return NCTL_EXIT_FAILED;
@@ -285,111 +286,18 @@ void nctl_resp_clear(struct nctl_resp *ret)
 	memset(ret, 0, sizeof(*ret));
 }
 
-/* Tables through libcurl's easy interface ---------------------------------- */
-
-static size_t table_write(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct buf *b = ud;
-
-	if (buf_append(b, p, size * nmemb) < 0)
-		return 0; /* over the cap: curl stops with CURLE_WRITE_ERROR */
-	return size * nmemb;
-}
+/* Tables ------------------------------------------------------------------- */
 
 int nctl_get_table(struct nctl *n, const char *path, struct nctl_resp *ret)
 {
-	struct kubeconfig *cfg = nctl_config(n);
-	struct curl_slist *h = NULL;
-	char curl_err[CURL_ERROR_SIZE] = "";
-	struct buf body;
-	const char *token;
-	char *url = NULL, *line;
-	json_error_t jerr;
-	CURLcode cc;
-	CURL *e;
-	long code = 0;
+	struct kclient_request req = {
+		.method = KCLIENT_GET,
+		.path = path,
+		.accept = NCTL_TABLE_ACCEPT,
+		.max_body = NCTL_MAX_TABLE_BODY,
+	};
 
-	memset(ret, 0, sizeof(*ret));
-	buf_init(&body, NCTL_MAX_TABLE_BODY);
-	e = curl_easy_init();
-	if (!e) {
-		ret->r = -ENOMEM;
-		ret->err.reason = KCLIENT_UNKNOWN;
-		snprintf(ret->err.message, sizeof(ret->err.message), "cannot initialise libcurl");
-		goto out;
-	}
-	url = xasprintf("%s%s", cfg->server, path);
-	h = curl_slist_append(h, NCTL_TABLE_ACCEPT);
-	h = curl_slist_append(h, "Expect:");
-	token = kubeconfig_token(cfg);
-	if (token) {
-		line = xasprintf("Authorization: Bearer %s", token);
-		h = curl_slist_append(h, line);
-		explicit_bzero(line, strlen(line));
-		free(line);
-	}
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "navectl/" NAVE_VERSION);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, table_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)n->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	if (cfg->insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (cfg->ca_pem) {
-		struct curl_blob ca = { cfg->ca_pem, cfg->ca_pem_len, CURL_BLOB_NOCOPY };
-
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
-		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-	}
-	if (cfg->cert_pem) {
-		struct curl_blob cert = { cfg->cert_pem, cfg->cert_pem_len, CURL_BLOB_NOCOPY };
-		struct curl_blob key = { cfg->key_pem, cfg->key_pem_len, CURL_BLOB_NOCOPY };
-
-		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
-		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
-		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-	}
-	cc = curl_easy_perform(e);
-	if (cc != CURLE_OK) {
-		ret->err.reason = cc == CURLE_OPERATION_TIMEDOUT ? KCLIENT_TIMEOUT
-				  : cc == CURLE_WRITE_ERROR	  ? KCLIENT_TOO_LARGE
-								  : KCLIENT_TRANSPORT;
-		snprintf(ret->err.message, sizeof(ret->err.message), "%s",
-			 *curl_err ? curl_err : curl_easy_strerror(cc));
-		ret->r = kclient_reason_errno(ret->err.reason);
-		goto out;
-	}
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-	ret->status = code;
-	ret->body = body.len ? json_loadb(body.data, body.len, 0, &jerr) : NULL;
-	if (code >= 200 && code < 300) {
-		if (!ret->body) {
-			ret->err.reason = KCLIENT_DECODE;
-			snprintf(ret->err.message, sizeof(ret->err.message),
-				 "the answer to GET %s is not JSON", path);
-			ret->r = kclient_reason_errno(ret->err.reason);
-		}
-		goto out;
-	}
-	kclient_error_decode(code, ret->body, body.data ? body.data : "", body.len, &ret->err);
-	ret->r = kclient_reason_errno(ret->err.reason);
-	if (!ret->r)
-		ret->r = -EIO;
-out:
-	curl_slist_free_all(h);
-	if (e)
-		curl_easy_cleanup(e);
-	free(url);
-	buf_free(&body);
-	return ret->r;
+	return nctl_request(n, &req, ret);
 }
 
 /* Errors ------------------------------------------------------------------- */
@@ -441,8 +349,8 @@ int nctl_report(struct nctl *n, const struct nctl_resp *resp, const char *what)
 		fprintf(stderr, "hint: check that the hub is up and reachable, or raise --request-timeout\n");
 		break;
 	case KCLIENT_UNAUTHORIZED:
-		fprintf(stderr, "error: %s%sthe hub at %s refused the credential of %s (Unauthorized): %s\n",
-			pre, sep, server, src, e->message);
+		fprintf(stderr, "error: %s%sthe hub at %s refused the credential of %s: %s%s\n", pre, sep,
+			server, src, strncmp(e->message, "Unauthorized", 12) ? "Unauthorized: " : "", e->message);
 		fprintf(stderr, "hint: use the admin.kubeconfig that `nave-hub init` wrote for this hub "
 				"(D/admin.kubeconfig)\n");
 		break;
@@ -458,6 +366,7 @@ int nctl_report(struct nctl *n, const struct nctl_resp *resp, const char *what)
 	case KCLIENT_UNKNOWN:
 		if (!resp->status) {
 			fprintf(stderr, "error: %s%s%s\n", pre, sep, e->message);
+			fprintf(stderr, "hint: run again with -v to see the requests\n");
 			break;
 		}
 		/* fall through */
@@ -767,6 +676,24 @@ int nctl_resource_find(struct nctl *n, const char *word, const struct nctl_resou
 	fprintf(stderr, "\n");
 	*ret_exit = NCTL_EXIT_FAILED;
 	return -ENOENT;
+}
+
+bool nctl_serves_group_version(struct nctl *n, const char *api_version)
+{
+	if (load_resources(n) != 0)
+		return true; /* unknown: say nothing */
+	for (size_t i = 0; i < n->n_res; i++) {
+		const struct nctl_resource *e = &n->res[i];
+		char gv[400];
+
+		if (*e->group)
+			snprintf(gv, sizeof(gv), "%s/%s", e->group, e->version);
+		else
+			snprintf(gv, sizeof(gv), "%s", e->version);
+		if (!strcmp(gv, api_version))
+			return true;
+	}
+	return false;
 }
 
 struct kdiscovery *nctl_discovery(struct nctl *n)

@@ -16,10 +16,12 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "codec.h"
 #include "kobj.h"
 #include "kwatch.h"
 #include "navectl.h"
 #include "timefmt.h"
+#include "x509.h"
 #include "yaml.h"
 
 #define NCTL_MAX_PATH 8192
@@ -42,6 +44,7 @@ static char *res_path(const struct nctl_resource *res, const char *ns, const cha
 	buf_init(&b, NCTL_MAX_PATH);
 	if (kref_path(&ref, &b, &err) < 0) {
 		fprintf(stderr, "error: %s\n", err.msg);
+		fprintf(stderr, "hint: names and namespaces are DNS-1123 names (lowercase letters, digits, '-', '.')\n");
 		buf_free(&b);
 		return NULL;
 	}
@@ -230,6 +233,7 @@ static int watch(struct nctl *n, const struct nctl_resource *res, const char *na
 	r = kwatch_start(n->kc, &ref, &wo, &h, &c, &w);
 	if (r < 0) {
 		fprintf(stderr, "error: cannot watch %s: %s\n", res->resource, strerror(-r));
+		fprintf(stderr, "hint: check -l and --field-selector\n");
 		c.rc = NCTL_EXIT_FAILED;
 	} else {
 		nctl_run_until(n, &c.stop);
@@ -907,6 +911,13 @@ static void describe_work(const json_t *o)
 					       dflt(json_string_value(json_object_get(p, "path")), "?"));
 				printf("\n");
 			}
+			json_array_foreach(json_object_get(cfg, "conditionRules"), j, rule) {
+				const char *cond = json_string_value(json_object_get(rule, "condition"));
+
+				printf("    condition rule: %s%s%s\n",
+				       dflt(json_string_value(json_object_get(rule, "type")), "?"), cond ? " " : "",
+				       dflt(cond, ""));
+			}
 		}
 	}
 	printf("Conditions:\n");
@@ -936,6 +947,51 @@ static void describe_work(const json_t *o)
 			}
 		}
 	}
+}
+
+/* A CSR's subject and its certificate's, decoded rather than shown as base64. */
+static void describe_csr(const json_t *o)
+{
+	json_t *spec = json_object_get(o, "spec"), *status = json_object_get(o, "status"), *u;
+	const char *req = json_string_value(json_object_get(spec, "request"));
+	const char *crt = json_string_value(json_object_get(status, "certificate"));
+	struct x509_cert_info info;
+	struct x509_csr *csr = NULL;
+	char line[512] = "";
+	uint8_t *pem = NULL;
+	size_t len, i;
+
+	field("Requesting User", json_string_value(json_object_get(spec, "username")));
+	field("Signer", json_string_value(json_object_get(spec, "signerName")));
+	json_array_foreach(json_object_get(spec, "usages"), i, u)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s", i ? ", " : "",
+			 dflt(json_string_value(u), "?"));
+	field("Usages", line);
+	if (req && base64_decode(req, strlen(req), &pem, &len) == 0 &&
+	    x509_csr_parse((const char *)pem, len, &csr, NULL) == 0) {
+		snprintf(line, sizeof(line), "CN=%s%s%s", x509_csr_cn(csr), x509_csr_org(csr) ? ", O=" : "",
+			 dflt(x509_csr_org(csr), ""));
+		field("Subject", line);
+	} else if (req) {
+		field("Subject", "(the request does not parse)");
+	}
+	x509_csr_free(csr);
+	free(pem);
+	pem = NULL;
+	if (crt && base64_decode(crt, strlen(crt), &pem, &len) == 0 &&
+	    x509_cert_info((const char *)pem, len, &info, NULL) == 0) {
+		char nb[TIMEFMT_MAX], na[TIMEFMT_MAX];
+
+		snprintf(line, sizeof(line), "serial %s, valid %s to %s", info.serial,
+			 time_format_rfc3339(info.not_before * 1000000, nb),
+			 time_format_rfc3339(info.not_after * 1000000, na));
+		field("Certificate", line);
+	} else {
+		field("Certificate", crt ? "(does not parse)" : NULL);
+	}
+	free(pem);
+	printf("Conditions:\n");
+	print_conditions("  ", json_object_get(status, "conditions"));
 }
 
 static void describe_generic(const json_t *o)
@@ -1008,6 +1064,8 @@ static void describe_object(const json_t *o)
 		describe_cluster(o);
 	else if (!strcmp(kind, "ManifestWork"))
 		describe_work(o);
+	else if (!strcmp(kind, "CertificateSigningRequest"))
+		describe_csr(o);
 	else
 		describe_generic(o);
 }

@@ -501,6 +501,22 @@ static int validate_registration(const json_t *body, struct errbuf *err)
 }
 
 /* See hub_int.h. */
+int hub_check_registration(const json_t *body, struct errbuf *err)
+{
+	return validate_registration(body, err);
+}
+
+/* See hub_int.h. */
+int hub_check_csr(const char *pem, size_t len, const char *cluster, struct errbuf *err)
+{
+	struct x509_csr *csr = NULL;
+	int r = check_csr(pem, len, cluster, NULL, &csr, err);
+
+	x509_csr_free(csr);
+	return r;
+}
+
+/* See hub_int.h. */
 void hub_registration_create(struct hub *h, struct httpd_req *req)
 {
 	char buf[512], suffix[9], csr_name[HUB_CLUSTER_NAME_MAX + 10], user[32], tok_id[7];

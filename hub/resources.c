@@ -180,6 +180,8 @@ static int admit_cluster(void *data, const struct kapi_admit_req *rq, struct err
 
 	if (rq->op == KAPI_OP_DELETE || status_write(rq))
 		return 0;
+	if (!json_is_object(obj))
+		return errbuf_set(err, -EBADMSG, "the body must be a ManagedCluster object");
 	spec = json_object_get(obj, "spec");
 	if (!spec || json_is_null(spec)) {
 		spec = json_object();
@@ -201,6 +203,22 @@ static int admit_cluster(void *data, const struct kapi_admit_req *rq, struct err
 	if (v && !json_is_null(v) && !json_is_array(v))
 		return errbuf_set(err, -EINVAL, "spec.managedClusterClientConfigs: Invalid value: must be an array");
 	return 0;
+}
+
+/* See hub_int.h. */
+int hub_check_work(struct hub *h, json_t *work, struct errbuf *err)
+{
+	struct kapi_admit_req rq = {.op = KAPI_OP_CREATE, .new_obj = work};
+
+	return admit_work(h, &rq, err);
+}
+
+/* See hub_int.h. */
+int hub_check_cluster(struct hub *h, json_t *cluster, struct errbuf *err)
+{
+	struct kapi_admit_req rq = {.op = KAPI_OP_CREATE, .new_obj = cluster};
+
+	return admit_cluster(h, &rq, err);
 }
 
 static json_t *columns(const char *spec)

@@ -40,6 +40,7 @@
 #include "kapi_store.h"
 #include "log.h"
 #include "store_sqlite.h"
+#include "stream.h"
 #include "timefmt.h"
 
 #define HUB_SERVING_RENEW_S (30LL * 86400)
@@ -66,7 +67,6 @@ void hub_respond_json(struct hub *h, struct httpd_req *req, int code, json_t *bo
 	char *txt = json_dumps(body, JSON_COMPACT);
 
 	json_decref(body);
-	h->cur_code = txt ? code : 500;
 	if (!txt) {
 		httpd_respond(req, 500, "application/json", "{}", 2);
 		return;
@@ -78,7 +78,6 @@ void hub_respond_json(struct hub *h, struct httpd_req *req, int code, json_t *bo
 /* See hub_int.h. */
 void hub_respond_error(struct hub *h, struct httpd_req *req, int err_code, const char *message)
 {
-	h->cur_code = kapi_status_code(err_code, NULL);
 	kapi_status_respond(req, err_code, message, NULL, NULL);
 }
 
@@ -213,7 +212,6 @@ static void route_nave(struct hub *h, struct httpd_req *req, const char *path, c
 	if (n == 1 && !strcmp(segs[0], "ca.crt")) {
 		if (strcmp(method, "GET"))
 			goto not_allowed;
-		h->cur_code = 200;
 		httpd_respond(req, 200, "application/x-pem-file", hub_ca_pem(h), strlen(hub_ca_pem(h)));
 		return;
 	}
@@ -283,12 +281,10 @@ static void dispatch(struct hub *h, struct httpd_req *req)
 		method_lower[i] = (char)((method[i] >= 'A' && method[i] <= 'Z') ? method[i] + 32 : method[i]);
 	method_lower[i] = '\0';
 	h->cur_verb = method_lower;
-	h->cur_code = 0;
 	if (!strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz")) {
 		bool ok = path[1] != 'r' || (h->ready && !h->stopping);
 
-		h->cur_code = ok ? 200 : 503;
-		httpd_respond(req, h->cur_code, "text/plain", ok ? "ok" : "not ready", ok ? 2 : 9);
+		httpd_respond(req, ok ? 200 : 503, "text/plain", ok ? "ok" : "not ready", ok ? 2 : 9);
 		return;
 	}
 	memset(&h->cur_id, 0, sizeof(h->cur_id));
@@ -517,6 +513,7 @@ static void hub_stop(struct hub *h)
 		return;
 	h->stopping = true;
 	log_info("stopping");
+	hub_wrap_hub = NULL;
 	if (!h->handles_init) {
 		h->kapi = kapi_server_free(h->kapi);
 		h->store = NULL;
@@ -526,6 +523,7 @@ static void hub_stop(struct hub *h)
 	while (h->q_head || h->dur_head)
 		drain(h);
 	drain(h);
+	stream_stop(h);
 	uv_timer_stop(&h->health_timer);
 	uv_timer_stop(&h->janitor_timer);
 	h->httpd = httpd_free(h->httpd);
@@ -758,11 +756,15 @@ int hub_serve_main(int argc, char **argv)
 	hc.client_ca_path = ca_crt;
 	hc.handler = on_request;
 	hc.userdata = h;
+	if ((r = stream_prepare(&err)) < 0)
+		goto fail;
 	if ((r = httpd_new(&loop, &hc, &h->httpd)) < 0) {
 		errbuf_set(&err, r, "cannot listen on %s:%d (%s)", *h->cfg.listen_host ? h->cfg.listen_host : "*",
 			   h->cfg.port, strerror(-r));
 		goto fail;
 	}
+	if ((r = stream_start(h, h->httpd, &err)) < 0)
+		goto fail;
 	port = httpd_port(h->httpd);
 	if (h->cfg.port == 0 && (r = rewrite_kubeconfig_port(h, port, &err)) < 0)
 		goto fail;
@@ -771,6 +773,7 @@ int hub_serve_main(int argc, char **argv)
 	uv_signal_start(&h->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&h->sigint, on_signal, SIGINT);
 	h->ready = true;
+	hub_wrap_hub = h;
 	log_info("serving on port %d, hub URL %s, CA pin %s", port, h->cfg.hub_url, h->ca_pin);
 	printf("ready: https://%s:%d\n", *h->cfg.listen_host && strcmp(h->cfg.listen_host, "0.0.0.0")
 		       ? h->cfg.listen_host : "127.0.0.1", port);

@@ -171,18 +171,6 @@ static size_t lower_bound(const struct sq_res *r, const char *s, bool strict)
 	return lo;
 }
 
-/* "ns/name" into buf (heap when longer); caller frees when != stack. */
-static char *make_key(const char *ns, const char *name, char *stack, size_t stack_len)
-{
-	size_t ln = strlen(ns), lm = strlen(name);
-	char *k = ln + lm + 2 <= stack_len ? stack : xmalloc(ln + lm + 2);
-
-	memcpy(k, ns, ln);
-	k[ln] = '/';
-	memcpy(k + ln + 1, name, lm + 1);
-	return k;
-}
-
 static void mem_put(struct sq_store *s, const char *rkey, const char *key, json_t *obj)
 {
 	struct sq_res *r = res_find(s, rkey, true);
@@ -215,7 +203,7 @@ static int sq_get(struct kapi_store *st, const char *rkey, const char *ns, const
 
 	if (!r)
 		return -ENOENT;
-	key = make_key(ns, name, stack, sizeof(stack));
+	key = kapi_store_key(ns, name, stack, sizeof(stack), NULL);
 	o = json_object_get(r->objs, key);
 	if (key != stack)
 		free(key);
@@ -252,7 +240,7 @@ static int sq_commit(struct kapi_store *st, const struct kapi_store_event *ev)
 		return -EIO;
 	if (ev->rv != s->rv + 1)
 		return -EINVAL;
-	key = make_key(ev->ns, ev->name, stack, sizeof(stack));
+	key = kapi_store_key(ev->ns, ev->name, stack, sizeof(stack), NULL);
 	if (ev->type == KAPI_EVENT_DELETED) {
 		struct sq_res *res = res_find(s, ev->rkey, false);
 
@@ -320,14 +308,8 @@ static int sq_list(struct kapi_store *st, const char *rkey, const char *ns, cons
 	if (!r || json_object_size(r->objs) == 0)
 		return 0;
 	res_sort(r);
-	if (ns) {
-		plen = strlen(ns) + 1;
-		if (plen >= sizeof(prefix))
-			return 0; /* longer than any valid namespace: nothing there */
-		memcpy(prefix, ns, plen - 1);
-		prefix[plen - 1] = '/';
-		prefix[plen] = '\0';
-	}
+	if (ns && kapi_store_ns_prefix(ns, prefix, sizeof(prefix), &plen) < 0)
+		return 0; /* longer than any valid namespace: nothing there */
 	if (after && (!ns || strncmp(after, prefix, plen) >= 0))
 		i = lower_bound(r, after, true);
 	else
@@ -364,12 +346,8 @@ static size_t sq_count(struct kapi_store *st, const char *rkey, const char *ns)
 		return 0;
 	if (!ns)
 		return json_object_size(r->objs);
-	plen = strlen(ns) + 1;
-	if (plen >= sizeof(prefix))
+	if (kapi_store_ns_prefix(ns, prefix, sizeof(prefix), &plen) < 0)
 		return 0;
-	memcpy(prefix, ns, plen - 1);
-	prefix[plen - 1] = '/';
-	prefix[plen] = '\0';
 	res_sort(r);
 	for (i = lower_bound(r, prefix, false); i < r->n_sorted && !strncmp(r->sorted[i], prefix, plen); i++)
 		n++;
@@ -632,7 +610,7 @@ static int load(struct sq_store *s, struct errbuf *err)
 				       o ? "resourceVersion beyond last_rv" : je.text);
 			goto out;
 		}
-		key = make_key(ns, name, stack, sizeof(stack));
+		key = kapi_store_key(ns, name, stack, sizeof(stack), NULL);
 		mem_put(s, rkey, key, o);
 		json_decref(o);
 		if (key != stack)

@@ -28,6 +28,9 @@
  *    accumulates offline is bounded by the number of works.
  *  - lastTransitionTime of a condition changes only when its status does,
  *    so an unchanged world gives an unchanged hash and no report.
+ *  - Every status passes proto_status_check() at the default limits and fits
+ *    one event: feedback values of one work share a 512 KiB budget (past it,
+ *    StatusFeedbackSynced is False saying so), conditions are capped at 32.
  *  - A deleted work gets one final report with deleted = true (conditions:
  *    Deleted True), after which the engine forgets it. Foreground deletion
  *    reports only once every applied object is gone from the spoke.
@@ -69,7 +72,8 @@
 #include "proto.h"
 
 #define WORK_ENGINE_DEFAULT_EVICTION_GRACE_MS (60ull * 60 * 1000) /* OCM's 60 min */
-#define WORK_ENGINE_DEFAULT_RECHECK_MS 30000   /* drift re-check and feedback poll */
+#define WORK_ENGINE_DEFAULT_RECHECK_MS 30000   /* drift re-check and feedback poll, per work;
+						  * at most 4 works re-check at a time */
 #define WORK_ENGINE_DEFAULT_STATUS_DEBOUNCE_MS 200
 #define WORK_ENGINE_DEFAULT_FIELD_MANAGER "work-agent"
 #define WORK_ENGINE_DEFAULT_MAX_WORKS 10000    /* = proto max_resync_entries */
@@ -83,7 +87,6 @@
 #define WORK_AMW_RESOURCE "appliedmanifestworks"
 /* Annotations the engine keeps on each AppliedManifestWork (Nave's own). */
 #define WORK_AMW_ANN_RESOURCE_ID "work.nave.io/resource-id"
-#define WORK_AMW_ANN_GENERATION "work.nave.io/generation"
 #define WORK_AMW_ANN_DELETE_OPTION "work.nave.io/delete-option"
 /* The annotation on every applied object (OCM's name). */
 #define WORK_ANN_OBJECT_HASH "open-cluster-management.io/object-hash"

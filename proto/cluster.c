@@ -67,8 +67,6 @@ static int check_claim(struct pctx *c, const json_t *claim)
 	const char *s;
 	int r;
 
-	if (!json_is_object(claim))
-		return pctx_fail(c, -EINVAL, NULL, "must be an object, not %s", p_json_type_name(claim));
 	r = p_string(c, claim, "name", true, false, 253, &s);
 	if (r < 0)
 		return r;
@@ -79,8 +77,7 @@ static int check_claim(struct pctx *c, const json_t *claim)
 
 int proto_check_lease(struct pctx *c, const json_t *data)
 {
-	json_t *claims, *claim;
-	size_t i, mark;
+	json_t *claims;
 	int r;
 
 	if (!json_is_object(data))
@@ -92,14 +89,9 @@ int proto_check_lease(struct pctx *c, const json_t *data)
 	if (r < 0)
 		return r;
 	if (claims) {
-		json_array_foreach(claims, i, claim) {
-			mark = pctx_key(c, "clusterClaims");
-			pctx_index(c, i);
-			r = check_claim(c, claim);
-			pctx_pop(c, mark);
-			if (r < 0)
-				return r;
-		}
+		r = p_each(c, "clusterClaims", claims, check_claim);
+		if (r < 0)
+			return r;
 	}
 	return p_conditions(c, data, "conditions");
 }

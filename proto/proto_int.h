@@ -72,6 +72,21 @@ int p_time(struct pctx *c, const json_t *obj, const char *key, bool required, bo
 /* A list of metav1.Condition at obj[key] (optional), at most max_conditions. */
 int p_conditions(struct pctx *c, const json_t *obj, const char *key);
 
+/* Checks one JSON value (an array entry, a payload) at the current path. */
+typedef int (*p_check_fn)(struct pctx *c, const json_t *v);
+
+/* Run check over every entry of the array list (already type- and
+ * size-checked, borrowed), with the path set to key[i]; an entry that is not
+ * an object fails ("must be an object") before check sees it. Stops at the
+ * first failure and returns it; 0 when all pass. */
+int p_each(struct pctx *c, const char *key, const json_t *list, p_check_fn check);
+
+/* Validate a whole payload from outside: a fresh context with paths starting
+ * at "data", p_check_tree, then check. Returns 0 or check's negative code with
+ * err set. */
+int p_check_payload(const json_t *data, const struct proto_limits *lim, struct errbuf *err,
+		    p_check_fn check);
+
 /* Check a whole JSON value: nesting within max_json_depth, no NUL byte in any
  * string or key (the parser refuses them, so encode must too). */
 int p_check_tree(struct pctx *c, const json_t *v);

@@ -111,21 +111,6 @@ json_t *proto_resync_hashes_to_json(const struct proto_status_hash *h, size_t n)
 	return o;
 }
 
-/* Check data with check (paths from "data"). */
-static int check_payload(const json_t *data, const struct proto_limits *lim, struct errbuf *err,
-			 int (*check)(struct pctx *c, const json_t *data))
-{
-	struct pctx c;
-	int r;
-
-	pctx_init(&c, lim, err);
-	pctx_key(&c, "data");
-	r = p_check_tree(&c, data);
-	if (r == 0)
-		r = check(&c, data);
-	return r;
-}
-
 int proto_resync_versions_parse(const json_t *data, const struct proto_limits *lim,
 				struct errbuf *err, struct proto_resource_version **ret_v,
 				size_t *ret_n)
@@ -135,7 +120,7 @@ int proto_resync_versions_parse(const json_t *data, const struct proto_limits *l
 	size_t n;
 	int r;
 
-	r = check_payload(data, lim, err, proto_check_resync_versions);
+	r = p_check_payload(data, lim, err, proto_check_resync_versions);
 	if (r < 0)
 		return r;
 	list = json_object_get(data, "resourceVersions");
@@ -161,7 +146,7 @@ int proto_resync_hashes_parse(const json_t *data, const struct proto_limits *lim
 	size_t n;
 	int r;
 
-	r = check_payload(data, lim, err, proto_check_resync_hashes);
+	r = p_check_payload(data, lim, err, proto_check_resync_hashes);
 	if (r < 0)
 		return r;
 	list = json_object_get(data, "statusHashes");

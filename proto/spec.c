@@ -20,29 +20,6 @@
 #define SPEC_CEL_MAX 10240
 #define SPEC_FIELD_MANAGER_MAX 128
 
-/* Run check over every entry of the array list (already type-checked), with
- * the path set to key[i]. */
-static int each(struct pctx *c, const char *key, const json_t *list,
-		int (*check)(struct pctx *c, const json_t *entry))
-{
-	size_t i, mark;
-	json_t *e;
-	int r;
-
-	json_array_foreach(list, i, e) {
-		mark = pctx_key(c, key);
-		pctx_index(c, i);
-		if (!json_is_object(e))
-			r = pctx_fail(c, -EINVAL, NULL, "must be an object, not %s", p_json_type_name(e));
-		else
-			r = check(c, e);
-		pctx_pop(c, mark);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
 /* Enter obj[key] for a nested check (obj[key] must be an object if present). */
 static int nested(struct pctx *c, const json_t *obj, const char *key, bool required,
 		  int (*check)(struct pctx *c, const json_t *o))
@@ -110,7 +87,7 @@ static int check_selectively_orphans(struct pctx *c, const json_t *o)
 	r = p_array(c, o, "orphaningRules", false, c->lim->max_manifests, &rules);
 	if (r < 0 || !rules)
 		return r;
-	return each(c, "orphaningRules", rules, check_resource_identifier);
+	return p_each(c, "orphaningRules", rules, check_resource_identifier);
 }
 
 static int check_delete_option(struct pctx *c, const json_t *o)
@@ -156,7 +133,7 @@ static int check_feedback_rule(struct pctx *c, const json_t *o)
 		return r;
 	if (strcmp(type, "JSONPaths") == 0 && (!paths || json_array_size(paths) == 0))
 		return pctx_fail(c, -EINVAL, "jsonPaths", "required when type is JSONPaths");
-	return paths ? each(c, "jsonPaths", paths, check_json_path) : 0;
+	return paths ? p_each(c, "jsonPaths", paths, check_json_path) : 0;
 }
 
 /* An array of strings at o[key], each 1..max bytes. */
@@ -216,7 +193,7 @@ static int check_server_side_apply(struct pctx *c, const json_t *o)
 	r = p_array(c, o, "ignoreFields", false, c->lim->max_list_entries, &fields);
 	if (r < 0 || !fields)
 		return r;
-	return each(c, "ignoreFields", fields, check_ignore_field);
+	return p_each(c, "ignoreFields", fields, check_ignore_field);
 }
 
 static int check_update_strategy(struct pctx *c, const json_t *o)
@@ -263,7 +240,7 @@ static int check_manifest_config(struct pctx *c, const json_t *o)
 		return r;
 	r = p_array(c, o, "feedbackRules", false, c->lim->max_list_entries, &list);
 	if (r == 0 && list)
-		r = each(c, "feedbackRules", list, check_feedback_rule);
+		r = p_each(c, "feedbackRules", list, check_feedback_rule);
 	if (r < 0)
 		return r;
 	r = nested(c, o, "updateStrategy", false, check_update_strategy);
@@ -271,7 +248,7 @@ static int check_manifest_config(struct pctx *c, const json_t *o)
 		return r;
 	r = p_array(c, o, "conditionRules", false, c->lim->max_list_entries, &list);
 	if (r == 0 && list)
-		r = each(c, "conditionRules", list, check_condition_rule);
+		r = p_each(c, "conditionRules", list, check_condition_rule);
 	if (r < 0)
 		return r;
 	return p_enum(c, o, "feedbackScrapeType", false, scrape, &s);
@@ -312,7 +289,7 @@ static int check_manifests(struct pctx *c, const json_t *list)
 	json_t *m;
 	int r;
 
-	r = each(c, "manifests", list, check_manifest);
+	r = p_each(c, "manifests", list, check_manifest);
 	if (r < 0)
 		return r;
 	json_array_foreach(list, i, m) {
@@ -343,7 +320,7 @@ int proto_check_bundle(struct pctx *c, const json_t *data)
 		return r;
 	r = p_array(c, data, "manifestConfigs", false, c->lim->max_manifests, &list);
 	if (r == 0 && list)
-		r = each(c, "manifestConfigs", list, check_manifest_config);
+		r = p_each(c, "manifestConfigs", list, check_manifest_config);
 	if (r < 0)
 		return r;
 	return nested(c, data, "executor", false, check_executor);
@@ -351,15 +328,7 @@ int proto_check_bundle(struct pctx *c, const json_t *data)
 
 int proto_bundle_check(const json_t *bundle, const struct proto_limits *lim, struct errbuf *err)
 {
-	struct pctx c;
-	int r;
-
-	pctx_init(&c, lim, err);
-	pctx_key(&c, "data");
-	r = p_check_tree(&c, bundle);
-	if (r == 0)
-		r = proto_check_bundle(&c, bundle);
-	return r;
+	return p_check_payload(bundle, lim, err, proto_check_bundle);
 }
 
 static void copy_member(json_t *to, const char *to_key, const json_t *from, const char *key)

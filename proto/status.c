@@ -59,8 +59,6 @@ static int check_feedback_value(struct pctx *c, const json_t *v)
 	size_t mark;
 	int r;
 
-	if (!json_is_object(v))
-		return pctx_fail(c, -EINVAL, NULL, "must be an object, not %s", p_json_type_name(v));
 	r = p_string(c, v, "name", true, false, c->lim->max_name_bytes, &s);
 	if (r < 0)
 		return r;
@@ -87,12 +85,10 @@ static int check_resource_meta(struct pctx *c, const json_t *m)
 
 static int check_manifest_condition(struct pctx *c, const json_t *mc)
 {
-	json_t *meta, *feedback, *values, *v;
-	size_t i, mark, mark2;
+	json_t *meta, *feedback, *values;
+	size_t mark;
 	int r;
 
-	if (!json_is_object(mc))
-		return pctx_fail(c, -EINVAL, NULL, "must be an object, not %s", p_json_type_name(mc));
 	r = p_object(c, mc, "resourceMeta", true, &meta);
 	if (r < 0)
 		return r;
@@ -107,16 +103,8 @@ static int check_manifest_condition(struct pctx *c, const json_t *mc)
 	if (feedback) {
 		mark = pctx_key(c, "statusFeedback");
 		r = p_array(c, feedback, "values", false, c->lim->max_feedback_values, &values);
-		if (r == 0 && values) {
-			json_array_foreach(values, i, v) {
-				mark2 = pctx_key(c, "values");
-				pctx_index(c, i);
-				r = check_feedback_value(c, v);
-				pctx_pop(c, mark2);
-				if (r < 0)
-					break;
-			}
-		}
+		if (r == 0 && values)
+			r = p_each(c, "values", values, check_feedback_value);
 		pctx_pop(c, mark);
 		if (r < 0)
 			return r;
@@ -126,8 +114,8 @@ static int check_manifest_condition(struct pctx *c, const json_t *mc)
 
 int proto_check_status(struct pctx *c, const json_t *data)
 {
-	json_t *rs, *list, *mc;
-	size_t i, mark, mark2;
+	json_t *rs, *list;
+	size_t mark;
 	int r;
 
 	if (!json_is_object(data))
@@ -140,31 +128,15 @@ int proto_check_status(struct pctx *c, const json_t *data)
 		return r;
 	mark = pctx_key(c, "resourceStatus");
 	r = p_array(c, rs, "manifests", false, c->lim->max_manifests, &list);
-	if (r == 0 && list) {
-		json_array_foreach(list, i, mc) {
-			mark2 = pctx_key(c, "manifests");
-			pctx_index(c, i);
-			r = check_manifest_condition(c, mc);
-			pctx_pop(c, mark2);
-			if (r < 0)
-				break;
-		}
-	}
+	if (r == 0 && list)
+		r = p_each(c, "manifests", list, check_manifest_condition);
 	pctx_pop(c, mark);
 	return r;
 }
 
 int proto_status_check(const json_t *status, const struct proto_limits *lim, struct errbuf *err)
 {
-	struct pctx c;
-	int r;
-
-	pctx_init(&c, lim, err);
-	pctx_key(&c, "data");
-	r = p_check_tree(&c, status);
-	if (r == 0)
-		r = proto_check_status(&c, status);
-	return r;
+	return p_check_payload(status, lim, err, proto_check_status);
 }
 
 int proto_status_hash(const json_t *status, char *out)

@@ -288,8 +288,6 @@ static int p_condition(struct pctx *c, const json_t *cond)
 	const char *s;
 	int r;
 
-	if (!json_is_object(cond))
-		return pctx_fail(c, -EINVAL, NULL, "must be an object, not %s", p_json_type_name(cond));
 	/* Kubernetes caps a condition type at 316 bytes (a qualified name). */
 	r = p_string(c, cond, "type", true, false, 316, &s);
 	if (r < 0)
@@ -311,22 +309,47 @@ static int p_condition(struct pctx *c, const json_t *cond)
 
 int p_conditions(struct pctx *c, const json_t *obj, const char *key)
 {
-	json_t *list, *cond;
-	size_t i, mark;
+	json_t *list;
 	int r;
 
 	r = p_array(c, obj, key, false, c->lim->max_conditions, &list);
 	if (r < 0 || !list)
 		return r;
-	json_array_foreach(list, i, cond) {
+	return p_each(c, key, list, p_condition);
+}
+
+int p_each(struct pctx *c, const char *key, const json_t *list, p_check_fn check)
+{
+	size_t i, mark;
+	json_t *e;
+	int r;
+
+	json_array_foreach(list, i, e) {
 		mark = pctx_key(c, key);
 		pctx_index(c, i);
-		r = p_condition(c, cond);
+		if (!json_is_object(e))
+			r = pctx_fail(c, -EINVAL, NULL, "must be an object, not %s", p_json_type_name(e));
+		else
+			r = check(c, e);
 		pctx_pop(c, mark);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+int p_check_payload(const json_t *data, const struct proto_limits *lim, struct errbuf *err,
+		    p_check_fn check)
+{
+	struct pctx c;
+	int r;
+
+	pctx_init(&c, lim, err);
+	pctx_key(&c, "data");
+	r = p_check_tree(&c, data);
+	if (r == 0)
+		r = check(&c, data);
+	return r;
 }
 
 /* One step of a path from the root to the node being walked. */

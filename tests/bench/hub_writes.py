@@ -2,7 +2,8 @@
 """hub_writes.py - writes per second acknowledged by nave-hub's API, and its idle RSS.
 
 Starts a fresh nave-hub (tests/hub/hubtest.py), measures its RSS idle, then
-runs C client threads, each with one keep-alive HTTPS connection, creating
+runs C client processes (not threads: Python's GIL would make the client the
+bottleneck), each with one keep-alive HTTPS connection, creating
 small ManifestWorks (one ConfigMap manifest, ~300 bytes) for D seconds; every
 201 is a write the hub has committed (group commit) before answering. Then
 the RSS again, with the works loaded, and the store's commit figures from
@@ -10,15 +11,17 @@ the RSS again, with the works loaded, and the store's commit figures from
 
   hub_writes.py [--clients C] [--seconds D] [--store-sync full|normal]
 
-Note: the client is Python; with few cores the client, not the hub, can be
-the limit. The hub's own CPU time during the run is printed for that reason.
+Note: the clients are Python; with few cores they compete with the hub for
+CPU. The hub's own CPU time during the run is printed for that reason.
 """
 import argparse
+import http.client
 import json
+import multiprocessing
 import os
 import re
+import ssl
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hub"))
@@ -29,6 +32,40 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker(t, port, token, ca, start, stop, q):
+    """One client: from start to stop (wall clock) create works; put the count (or an error) on q."""
+    try:
+        q.put(create_works(t, port, token, ca, start, stop))
+    except Exception as e:  # noqa: BLE001 - any failure is reported, never hangs the parent
+        q.put("client %d: %s" % (t, e))
+
+
+def create_works(t, port, token, ca, start, stop):
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca), timeout=30)
+    hdr = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    c.connect()
+    n = 0
+    while time.time() < start:
+        time.sleep(0.001)
+    while time.time() < stop:
+        ns = "cluster%d" % (t % 10)
+        body = {"apiVersion": "work.open-cluster-management.io/v1", "kind": "ManifestWork",
+                "metadata": {"name": "w-%d-%d" % (t, n), "namespace": ns},
+                "spec": {"workload": {"manifests": [
+                    {"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "cm-%d-%d" % (t, n), "namespace": "default"},
+                     "data": {"key": "value-%d" % n}}]}}}
+        c.request("POST", "/apis/work.open-cluster-management.io/v1/namespaces/%s/manifestworks" % ns,
+                  body=json.dumps(body), headers=hdr)
+        r = c.getresponse()
+        r.read()
+        if r.status != 201:
+            return "HTTP %d" % r.status
+        n += 1
+    c.close()
+    return n
 
 
 def main():
@@ -42,41 +79,27 @@ def main():
         h.start()
         time.sleep(1.0)  # let start-up allocations settle before reading RSS
         idle = h.rss_kib()
-        counts = [0] * a.clients
-        errors = []
-        stop = time.monotonic() + a.seconds
-
-        def worker(t):
-            c = h.conn()
-            i = 0
-            while time.monotonic() < stop:
-                ns = "cluster%d" % (t % 10)
-                body = {"apiVersion": "work.open-cluster-management.io/v1", "kind": "ManifestWork",
-                        "metadata": {"name": "w-%d-%d" % (t, i), "namespace": ns},
-                        "spec": {"workload": {"manifests": [
-                            {"apiVersion": "v1", "kind": "ConfigMap",
-                             "metadata": {"name": "cm-%d-%d" % (t, i), "namespace": "default"},
-                             "data": {"key": "value-%d" % i}}]}}}
-                st, ans = h.request("POST", "/apis/work.open-cluster-management.io/v1/namespaces/%s/manifestworks"
-                                    % ns, body, conn=c)
-                if st != 201:
-                    errors.append((st, ans))
-                    return
-                counts[t] += 1
-                i += 1
-            c.close()
+        start = time.time() + 1.0
+        stop = start + a.seconds
+        q = multiprocessing.Queue()
+        procs = [multiprocessing.Process(target=worker, args=(t, h.port, h.token, h.path("ca.crt"), start, stop, q))
+                 for t in range(a.clients)]
+        for p in procs:
+            p.start()
+        while time.time() < start:
+            time.sleep(0.001)
         cpu0 = cpu_seconds(h.proc.pid)
         t0 = time.monotonic()
-        threads = [threading.Thread(target=worker, args=(t,)) for t in range(a.clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = [q.get() for _ in procs]
         elapsed = time.monotonic() - t0
         cpu = cpu_seconds(h.proc.pid) - cpu0
+        for p in procs:
+            p.join()
+        errors = [r for r in results if isinstance(r, str)]
         if errors:
             print("errors: %s" % errors[:3])
             return 1
+        counts = results
         total = sum(counts)
         loaded = h.rss_kib()
         m = h.request("GET", "/metrics")[1]

@@ -221,8 +221,25 @@ def t_registration():
         expect(h.request("POST", "/nave/v1/renewals", {"csr": csr_other}, token=None, cert=cert, key=key), 403,
                "subject must stay")
         expect(h.request("GET", CLUSTERS + "/cluster1", token=None, cert=cert2, key=key2), 200)
+        # a watch the cluster holds open is cut by the deny, before it delivers more
+        wc = h.conn(cert=cert, key=key, timeout=10)
+        wc.request("GET", WORKS + "/namespaces/cluster1/manifestworks?watch=true")
+        wresp = wc.getresponse()
+        check(wresp.status == 200, "cluster watch: %d" % wresp.status)
+        got = b""
+        while b"w1" not in got:
+            got += wresp.read1(65536)
         # deny: both certificates refused, conditions set, revocation list
         mc = expect(h.request("POST", "/nave/v1/clusters/cluster1/deny"), 200)
+        expect(h.request("POST", WORKS + "/namespaces/cluster1/manifestworks", work("cluster1", "after-deny")), 201)
+        rest = b""
+        while True:
+            chunk = wresp.read1(65536)
+            if not chunk:
+                break
+            rest += chunk
+        check(b"after-deny" not in rest, "a denied cluster's watch delivered a new work")
+        wc.close()
         check(mc["spec"]["hubAcceptsClient"] is False, mc)
         check(condition(mc, "HubAcceptedManagedCluster")["status"] == "False", mc)
         check(condition(mc, "HubDeniedManagedCluster")["status"] == "True", mc)

@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "kclient.h"
+#include "kdiscovery.h"
 #include "kubeconfig.h"
 #include "timefmt.h"
 
@@ -92,6 +93,28 @@ static inline void ktest_done(void *ud, const struct kclient_result *res)
 		r->retry_after_s = res->err->retry_after_s;
 		r->causes = json_incref(res->err->causes);
 	}
+}
+
+/* The outcome of one kdiscovery_resolve, filled by ktest_on_resolved. */
+struct ktest_resolved {
+	bool done;
+	int r;
+	struct kmapping m;         /* valid when r == 0 */
+	char msg[KCLIENT_MSG_MAX]; /* the error's message, or "" */
+};
+
+/* A kdiscovery resolve callback; ud is a struct ktest_resolved. */
+static inline void ktest_on_resolved(void *ud, int r, const struct kmapping *m,
+				     const struct kclient_error *err)
+{
+	struct ktest_resolved *x = ud;
+
+	x->done = true;
+	x->r = r;
+	if (m)
+		x->m = *m;
+	if (err)
+		snprintf(x->msg, sizeof(x->msg), "%s", err->message);
 }
 
 /* A kubeconfig for server with an optional token (static) or token file. */

@@ -655,25 +655,6 @@ static void test_delete_options_and_refs(void **state)
 
 /* --- discovery ---------------------------------------------------------- */
 
-struct resolved {
-	bool done;
-	int r;
-	struct kmapping m;
-	char msg[KCLIENT_MSG_MAX];
-};
-
-static void on_resolved(void *ud, int r, const struct kmapping *m, const struct kclient_error *err)
-{
-	struct resolved *x = ud;
-
-	x->done = true;
-	x->r = r;
-	if (m)
-		x->m = *m;
-	if (err)
-		snprintf(x->msg, sizeof(x->msg), "%s", err->message);
-}
-
 static void never_resolved(void *ud, int r, const struct kmapping *m, const struct kclient_error *err)
 {
 	fail_msg("callback of a cancelled resolve");
@@ -687,7 +668,7 @@ static void route(struct ctx *c, const char *path, int status, const char *body)
 static void test_discovery(void **state)
 {
 	struct ctx *c = *state;
-	struct resolved a = { 0 }, b = { 0 }, d = { 0 }, e = { 0 };
+	struct ktest_resolved a = { 0 }, b = { 0 }, d = { 0 }, e = { 0 };
 	struct kdiscovery_stats st;
 	struct kdiscovery_wait *w;
 	struct kdiscovery *kd = NULL;
@@ -714,8 +695,8 @@ static void test_discovery(void **state)
 
 	assert_int_equal(kdiscovery_new(c->kc, &(struct kdiscovery_options){ .min_refresh_interval_ms = 50 }, &kd), 0);
 	/* two misses at once: one refresh answers both */
-	assert_int_equal(kdiscovery_resolve(kd, "example.com/v1", "Widget", on_resolved, &a, NULL), 0);
-	assert_int_equal(kdiscovery_resolve(kd, "apps/v1", "Deployment", on_resolved, &b, NULL), 0);
+	assert_int_equal(kdiscovery_resolve(kd, "example.com/v1", "Widget", ktest_on_resolved, &a, NULL), 0);
+	assert_int_equal(kdiscovery_resolve(kd, "apps/v1", "Deployment", ktest_on_resolved, &b, NULL), 0);
 	assert_int_equal(kdiscovery_resolve(kd, "v1", "Secret", never_resolved, NULL, &w), 0);
 	kdiscovery_cancel(w);
 	assert_true(ktest_run_until(&c->loop, &a.done, 5000));
@@ -740,7 +721,7 @@ static void test_discovery(void **state)
 	assert_false(m.namespaced);
 
 	/* a group version whose discovery failed: not NotFound */
-	assert_int_equal(kdiscovery_resolve(kd, "broken.io/v1", "Thing", on_resolved, &d, NULL), 0);
+	assert_int_equal(kdiscovery_resolve(kd, "broken.io/v1", "Thing", ktest_on_resolved, &d, NULL), 0);
 	assert_true(ktest_run_until(&c->loop, &d.done, 5000));
 	assert_int_not_equal(d.r, 0);
 	assert_int_not_equal(d.r, -ENOENT);
@@ -751,7 +732,7 @@ static void test_discovery(void **state)
 	      "{\"kind\":\"APIResourceList\",\"groupVersion\":\"example.com/v1\",\"resources\":["
 	      "{\"name\":\"widgets\",\"singularName\":\"widget\",\"namespaced\":true,\"kind\":\"Widget\",\"verbs\":[\"get\"]}]}");
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(kdiscovery_resolve(kd, "example.com/v1", "Widget", on_resolved, &a, NULL), 0);
+	assert_int_equal(kdiscovery_resolve(kd, "example.com/v1", "Widget", ktest_on_resolved, &a, NULL), 0);
 	assert_true(ktest_run_until(&c->loop, &a.done, 5000));
 	assert_int_equal(a.r, 0);
 	assert_string_equal(a.m.resource, "widgets");
@@ -763,7 +744,7 @@ static void test_discovery(void **state)
 		size_t before = canned_count(c->srv);
 		uint64_t refreshes = st.refreshes;
 
-		assert_int_equal(kdiscovery_resolve(kd, "apps/v1", "Deployment", on_resolved, &e, NULL), 0);
+		assert_int_equal(kdiscovery_resolve(kd, "apps/v1", "Deployment", ktest_on_resolved, &e, NULL), 0);
 		assert_false(e.done); /* never from inside resolve */
 		assert_true(ktest_run_until(&c->loop, &e.done, 5000));
 		assert_int_equal(e.r, 0);
@@ -771,8 +752,8 @@ static void test_discovery(void **state)
 		kdiscovery_get_stats(kd, &st);
 		assert_int_equal(st.refreshes, refreshes);
 	}
-	assert_int_equal(kdiscovery_resolve(kd, "apps/v1/x", "Deployment", on_resolved, &e, NULL), -EINVAL);
-	assert_int_equal(kdiscovery_resolve(kd, "Apps/v1", "Deployment", on_resolved, &e, NULL), -EINVAL);
+	assert_int_equal(kdiscovery_resolve(kd, "apps/v1/x", "Deployment", ktest_on_resolved, &e, NULL), -EINVAL);
+	assert_int_equal(kdiscovery_resolve(kd, "Apps/v1", "Deployment", ktest_on_resolved, &e, NULL), -EINVAL);
 	kdiscovery_free(kd);
 }
 

@@ -577,30 +577,11 @@ static void test_forbidden_terminating_namespace(void **state)
 
 /* --- CRD and discovery --------------------------------------------------- */
 
-struct resolved {
-	bool done;
-	int r;
-	struct kmapping m;
-	char msg[KCLIENT_MSG_MAX];
-};
-
-static void on_resolved(void *ud, int r, const struct kmapping *m, const struct kclient_error *err)
+static struct ktest_resolved resolve(struct kdiscovery *kd, const char *av, const char *kind)
 {
-	struct resolved *x = ud;
+	struct ktest_resolved x = { 0 };
 
-	x->done = true;
-	x->r = r;
-	if (m)
-		x->m = *m;
-	if (err)
-		snprintf(x->msg, sizeof(x->msg), "%s", err->message);
-}
-
-static struct resolved resolve(struct kdiscovery *kd, const char *av, const char *kind)
-{
-	struct resolved x = { 0 };
-
-	assert_int_equal(kdiscovery_resolve(kd, av, kind, on_resolved, &x, NULL), 0);
+	assert_int_equal(kdiscovery_resolve(kd, av, kind, ktest_on_resolved, &x, NULL), 0);
 	assert_true(ktest_run_until(&G->loop, &x.done, 15000));
 	return x;
 }
@@ -609,7 +590,7 @@ static void test_crd_usable_after_creation(void **state)
 {
 	struct kdiscovery *kd = NULL;
 	struct kdiscovery_stats st;
-	struct resolved x;
+	struct ktest_resolved x;
 	struct ktest_res *r;
 	struct kref ref;
 	json_t *crd, *w;

@@ -112,28 +112,33 @@ static json_int_t intstr_scaled(const json_t *v, json_int_t total, json_int_t df
 	return round_up ? (total * pct + 99) / 100 : total * pct / 100;
 }
 
-struct owned {
-	const char *uid;
-	json_t *items; /* array of borrowed, immutable objects (incref'd) */
-};
-
-static int collect_owned(void *data, const json_t *obj)
-{
-	struct owned *o = data;
-
-	if (sim_controlled_by(obj, o->uid))
-		json_array_append(o->items, (json_t *)obj);
-	return 0;
-}
-
-/* Objects of (group, resource) in ns whose controller is uid. New array. */
+/* Objects of (group, resource) in ns whose controller is uid: a new array of
+ * the caller's own copies. Found through the GC's owner index rather than by
+ * scanning the namespace, so a reconcile costs what the owner owns, not what
+ * the namespace holds. */
 static json_t *owned_by(struct sim_controllers *ctl, const char *group, const char *resource, const char *ns,
 			const char *uid)
 {
-	struct owned o = { .uid = uid, .items = json_array() };
+	json_t *deps = json_object_get(ctl->owners, uid), *items = json_array(), *v;
+	size_t glen = strlen(group), rlen = strlen(resource), nlen = strlen(ns);
+	const char *k;
 
-	kapi_foreach(ctl->srv, group, resource, ns, collect_owned, &o);
-	return o.items;
+	json_object_foreach(deps, k, v) {
+		/* k is "group|resource|ns|name" */
+		const char *name = k + glen + rlen + nlen + 3;
+		json_t *o = NULL;
+
+		if (strlen(k) <= glen + rlen + nlen + 3 || strncmp(k, group, glen) || k[glen] != '|' ||
+		    strncmp(k + glen + 1, resource, rlen) || k[glen + 1 + rlen] != '|' ||
+		    strncmp(k + glen + rlen + 2, ns, nlen) || k[glen + rlen + 2 + nlen] != '|')
+			continue;
+		if (kapi_get(ctl->srv, group, resource, ns, name, NULL, &o) < 0)
+			continue;
+		if (sim_controlled_by(o, uid))
+			json_array_append(items, o);
+		json_decref(o);
+	}
+	return items;
 }
 
 static int scale_to(struct sim_controllers *ctl, const char *group, const char *resource, const json_t *obj,
@@ -311,7 +316,7 @@ int sim_reconcile_deployment(struct sim_controllers *ctl, const char *ns, const 
 {
 	json_t *d = NULL, *rss = NULL, *new_rs = NULL, *created_rs = NULL, *st_new = NULL, *conds;
 	const char *uid, *new_name;
-	char hash[16], now[TIMEFMT_MAX], msg[400], key[600], sig[160];
+	char hash[16], now[TIMEFMT_MAX], msg[400], key[600], sig[160], revision[24] = "";
 	json_int_t desired, pds, max_rev = 0, total_spec = 0, replicas = 0, updated = 0, ready = 0, available = 0;
 	json_int_t max_unavail;
 	bool recreate, paused, created = false, complete, progressed = false;
@@ -367,6 +372,37 @@ int sim_reconcile_deployment(struct sim_controllers *ctl, const char *ns, const 
 		if (initial)
 			sim_event(ctl, d, "Normal", "ScalingReplicaSet", "Scaled up replica set %s from 0 to %" JSON_INTEGER_FORMAT,
 				  kobj_name(created_rs), initial);
+	}
+
+	/* An old replica set that is the new one again (a rollback) takes the next revision. */
+	if (new_rs && !created) {
+		const char *rev = kobj_annotation(new_rs, ANN_REVISION);
+
+		if (!rev || atoll(rev) < max_rev) {
+			char next[24];
+			json_t *p;
+
+			snprintf(next, sizeof(next), "%" JSON_INTEGER_FORMAT, max_rev + 1);
+			p = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", ANN_REVISION, next);
+			r = kapi_patch(ctl->srv, "apps", "replicasets", ns, kobj_name(new_rs), NULL, KAPI_PATCH_MERGE, p,
+				       &sim_kcm_opts, NULL, NULL);
+			json_decref(p);
+			if (r < 0)
+				goto out;
+		}
+	}
+
+	/* The Deployment's current revision (deployment.kubernetes.io/revision),
+	 * which kubectl rollout undo relies on. A real controller writes it
+	 * through the status subresource, which does not bump generation; it is
+	 * sent with the status below (kapi keeps stored metadata on status
+	 * writes today, so it lands only where the server accepts it: writing it
+	 * through the main resource would bump generation, which clients read). */
+	if (new_rs) {
+		json_int_t nrev = atoll(or_str(kobj_annotation(new_rs, ANN_REVISION), "0"));
+
+		snprintf(revision, sizeof(revision), "%" JSON_INTEGER_FORMAT,
+			 created || nrev < max_rev ? max_rev + 1 : nrev);
 	}
 
 	/* Scale. */
@@ -488,6 +524,8 @@ int sim_reconcile_deployment(struct sim_controllers *ctl, const char *ns, const 
 		}
 		json_object_set_new(st_new, "conditions", list);
 	}
+	if (revision[0] && !json_equal(json_object_get(d, "status"), st_new))
+		kobj_set_annotation(d, ANN_REVISION, revision);
 	r = sim_write_status(ctl, "apps", "deployments", d, st_new);
 out:
 	json_decref(st_new);
@@ -574,6 +612,79 @@ out:
 	json_decref(pods);
 	json_decref(rs);
 	return r;
+}
+
+/* --- ControllerRevisions ------------------------------------------------------ */
+
+struct rev_max {
+	const char *uid;
+	json_int_t max;
+	bool found;        /* a revision named want exists */
+	json_int_t found_rev;
+	const char *want;
+};
+
+static int scan_revisions(void *data, const json_t *obj)
+{
+	struct rev_max *m = data;
+	json_t *rev = json_object_get(obj, "revision");
+
+	if (!sim_controlled_by(obj, m->uid))
+		return 0;
+	if (json_is_integer(rev) && json_integer_value(rev) > m->max)
+		m->max = json_integer_value(rev);
+	if (kobj_name(obj) && !strcmp(kobj_name(obj), m->want)) {
+		m->found = true;
+		m->found_rev = json_is_integer(rev) ? json_integer_value(rev) : 0;
+	}
+	return 0;
+}
+
+/* The ControllerRevision "<owner>-<hash>" holding tmpl, which kubectl rollout
+ * history/undo read for StatefulSets and DaemonSets. Only when the server
+ * serves apps/v1 controllerrevisions; best effort otherwise. */
+static void ensure_revision(struct sim_controllers *ctl, const json_t *owner, const char *rev_name,
+			    const char *hash, const json_t *tmpl)
+{
+	struct rev_max m = { .uid = kobj_uid(owner), .want = rev_name };
+	const char *ns = kobj_namespace(owner);
+	json_t *labels, *data, *cr;
+
+	if (!kapi_server_find(ctl->srv, "apps", "controllerrevisions") || !m.uid)
+		return;
+	kapi_foreach(ctl->srv, "apps", "controllerrevisions", ns, scan_revisions, &m);
+	if (m.found) {
+		/* A template in use again (a rollback) takes the next revision number. */
+		if (m.found_rev < m.max) {
+			json_t *p = json_pack("{s:I}", "revision", m.max + 1);
+
+			kapi_patch(ctl->srv, "apps", "controllerrevisions", ns, rev_name, NULL, KAPI_PATCH_MERGE, p,
+				   &sim_kcm_opts, NULL, NULL);
+			json_decref(p);
+		}
+		return;
+	}
+	labels = json_deep_copy(kobj_get_path(owner, "spec.selector.matchLabels"));
+	if (!json_is_object(labels)) {
+		json_decref(labels);
+		labels = json_object();
+	}
+	json_object_set_new(labels, "controller.kubernetes.io/hash", json_string(hash));
+	data = json_deep_copy(tmpl);
+	if (!json_is_object(data)) {
+		json_decref(data);
+		data = json_object();
+	}
+	json_object_set_new(data, "$patch", json_string("replace"));
+	cr = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:[{s:s, s:s, s:s, s:s, s:b, s:b}]}, s:{s:{s:o}}, s:I}",
+		       "apiVersion", "apps/v1", "kind", "ControllerRevision",
+		       "metadata", "name", rev_name, "namespace", ns ? ns : "", "labels", labels,
+		       "ownerReferences", "apiVersion", "apps/v1", "kind", or_str(kobj_kind(owner), ""), "name",
+		       kobj_name(owner), "uid", m.uid, "controller", 1, "blockOwnerDeletion", 1,
+		       "data", "spec", "template", data, "revision", m.max + 1);
+	if (cr)
+		kapi_create(ctl->srv, "apps", "controllerrevisions", ns, cr, &sim_kcm_opts, NULL, NULL);
+	json_decref(cr);
 }
 
 /* --- StatefulSet ----------------------------------------------------------------- */
@@ -758,6 +869,7 @@ int sim_reconcile_statefulset(struct sim_controllers *ctl, const char *ns, const
 		}
 		json_object_set_new(state, "revisions", keep);
 	}
+	ensure_revision(ctl, sts, update_rev, hash, tmpl);
 	r = sim_write_status(ctl, "apps", "statefulsets", sts, st);
 out:
 	json_decref(st);
@@ -904,6 +1016,12 @@ int sim_reconcile_daemonset(struct sim_controllers *ctl, const char *ns, const c
 	set_count(st, "updatedNumberScheduled", nupdated);
 	set_count(st, "numberAvailable", nready);
 	set_count(st, "numberUnavailable", desired - nready > 0 ? desired - nready : 0);
+	{
+		char rev_name[300];
+
+		snprintf(rev_name, sizeof(rev_name), "%.280s-%s", name, hash);
+		ensure_revision(ctl, ds, rev_name, hash, tmpl);
+	}
 	r = sim_write_status(ctl, "apps", "daemonsets", ds, st);
 out:
 	json_decref(st);
@@ -966,10 +1084,6 @@ int sim_reconcile_job(struct sim_controllers *ctl, const char *ns, const char *n
 		}
 		active = 0;
 		if (ok) {
-			json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "SuccessCriteriaMet",
-							      "status", "True", "lastProbeTime", now,
-							      "lastTransitionTime", now, "reason", "CompletionsReached",
-							      "message", "Reached expected number of succeeded pods"));
 			json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "Complete",
 							      "status", "True", "lastProbeTime", now,
 							      "lastTransitionTime", now, "reason", "CompletionsReached",
@@ -977,10 +1091,6 @@ int sim_reconcile_job(struct sim_controllers *ctl, const char *ns, const char *n
 			json_object_set_new(st, "completionTime", json_string(now));
 			sim_event(ctl, job, "Normal", "Completed", "Job completed");
 		} else {
-			json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "FailureTarget",
-							      "status", "True", "lastProbeTime", now,
-							      "lastTransitionTime", now, "reason", "BackoffLimitExceeded",
-							      "message", "Job has reached the specified backoff limit"));
 			json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "Failed",
 							      "status", "True", "lastProbeTime", now,
 							      "lastTransitionTime", now, "reason", "BackoffLimitExceeded",
@@ -1195,13 +1305,40 @@ int sim_reconcile_pod(struct sim_controllers *ctl, const char *ns, const char *n
 		unsigned idx;
 
 		if (!node) {
-			/* A pod nobody scheduled: bind it, as the scheduler would. */
-			json_t *patch = json_pack("{s:{s:s}}", "spec", "nodeName", sim_pick_node(ctl));
+			/* A pod nobody scheduled: bind it, as the scheduler would, or
+			 * report it unschedulable and look again later. */
+			const char *pick = sim_pick_node(ctl);
+			char key[600];
 
-			r = kapi_patch(ctl->srv, "", "pods", ns, name, NULL, KAPI_PATCH_MERGE, patch, &sim_kcm_opts, NULL,
-				       NULL);
-			json_decref(patch);
-			goto out; /* the change queues this pod again */
+			if (pick) {
+				json_t *patch = json_pack("{s:{s:s}}", "spec", "nodeName", pick);
+
+				r = kapi_patch(ctl->srv, "", "pods", ns, name, NULL, KAPI_PATCH_MERGE, patch,
+					       &sim_kcm_opts, NULL, NULL);
+				json_decref(patch);
+				goto out; /* the change queues this pod again */
+			}
+			snprintf(key, sizeof(key), "pod|%s|%s", ns, name);
+			sim_enqueue_after(ctl, key, 1000);
+			{
+				char msg[160], tnow[TIMEFMT_MAX];
+				json_t *cond;
+
+				snprintf(msg, sizeof(msg), "0/%zu nodes are available: %zu node(s) were unschedulable.",
+					 ctl->last_nodes_total, ctl->last_nodes_total);
+				cond = json_object_get(json_object_get(pod, "status"), "conditions");
+				if (json_array_size(cond) == 1 &&
+				    !strcmp(or_str(str_at(json_array_get(cond, 0), "reason"), ""), "Unschedulable")) {
+					r = 0;
+					goto out;
+				}
+				st = json_pack("{s:s, s:[{s:s, s:s, s:n, s:s, s:s, s:s}], s:s}", "phase", "Pending",
+					       "conditions", "type", "PodScheduled", "status", "False", "lastProbeTime",
+					       "lastTransitionTime", sim_now_rfc3339(tnow), "reason", "Unschedulable",
+					       "message", msg, "qosClass", or_str(str_at(pod, "status.qosClass"), "BestEffort"));
+				r = sim_write_status(ctl, "", "pods", pod, st);
+				goto out;
+			}
 		}
 		idx = sim_node_index(ctl, node);
 		snprintf(ip, sizeof(ip), "10.244.%u.%u", idx % 256, ctl->ip_seq++ % 250 + 2);

@@ -115,9 +115,36 @@ void sim_rand_suffix(struct sim_controllers *ctl, char *out)
 	out[5] = '\0';
 }
 
+/* Drop null members recursively: to a typed API server an explicit null and
+ * an absent field are the same (kubectl sends "creationTimestamp": null). */
+static void strip_nulls(json_t *v)
+{
+	const char *k;
+	json_t *m;
+	void *tmp;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach_safe(v, tmp, k, m) {
+			if (json_is_null(m))
+				json_object_del(v, k);
+			else
+				strip_nulls(m);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m)
+			strip_nulls(m);
+	}
+}
+
 void sim_template_hash(const json_t *tmpl, char *out)
 {
-	char *dump = json_dumps(tmpl, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	json_t *canon = json_deep_copy(tmpl);
+	char *dump;
+
+	strip_nulls(canon);
+	dump = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	json_decref(canon);
 	uint32_t h = 2166136261u;
 	char dec[16];
 	size_t i;
@@ -133,12 +160,49 @@ void sim_template_hash(const json_t *tmpl, char *out)
 	out[i] = '\0';
 }
 
+struct sched_list {
+	json_t *names; /* schedulable node names */
+	size_t total;
+};
+
+static int collect_schedulable(void *data, const json_t *node)
+{
+	struct sched_list *l = data;
+	json_t *conds = json_object_get(json_object_get(node, "status"), "conditions");
+	bool ready = false;
+	size_t i;
+	json_t *c;
+
+	l->total++;
+	json_array_foreach(conds, i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+		const char *st = json_string_value(json_object_get(c, "status"));
+
+		if (t && st && !strcmp(t, "Ready"))
+			ready = !strcmp(st, "True");
+	}
+	if (ready && !json_is_true(json_object_get(json_object_get(node, "spec"), "unschedulable")) &&
+	    !json_object_get(json_object_get(node, "metadata"), "deletionTimestamp") && kobj_name(node))
+		json_array_append_new(l->names, json_string(kobj_name(node)));
+	return 0;
+}
+
 const char *sim_pick_node(struct sim_controllers *ctl)
 {
-	const char *n = ctl->node_names[ctl->next_node % ctl->nnodes];
+	struct sched_list l = { .names = json_array() };
+	size_t n;
 
-	ctl->next_node++;
-	return n;
+	kapi_foreach(ctl->srv, "", "nodes", NULL, collect_schedulable, &l);
+	n = json_array_size(l.names);
+	ctl->last_nodes_total = l.total;
+	if (n == 0) {
+		json_decref(l.names);
+		return NULL;
+	}
+	snprintf(ctl->picked, sizeof(ctl->picked), "%s",
+		 json_string_value(json_array_get(l.names, ctl->next_node++ % n)));
+	json_decref(l.names);
+	return ctl->picked;
 }
 
 unsigned sim_node_index(const struct sim_controllers *ctl, const char *node)
@@ -537,6 +601,30 @@ out:
 	return r;
 }
 
+/* --- service accounts ------------------------------------------------------------- */
+
+/* Every live namespace has a "default" ServiceAccount, as the
+ * serviceaccounts controller of a real cluster makes sure. */
+static int reconcile_default_sa(struct sim_controllers *ctl, const char *ns)
+{
+	json_t *nsobj = NULL, *sa;
+	int r;
+
+	r = kapi_get(ctl->srv, "", "namespaces", NULL, ns, NULL, &nsobj);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	if (json_object_get(json_object_get(nsobj, "metadata"), "deletionTimestamp")) {
+		json_decref(nsobj);
+		return 0;
+	}
+	json_decref(nsobj);
+	sa = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "ServiceAccount", "metadata", "name",
+		       "default", "namespace", ns);
+	r = kapi_create(ctl->srv, "", "serviceaccounts", ns, sa, &sim_kcm_opts, NULL, NULL);
+	json_decref(sa);
+	return r == -EEXIST || r == -EPERM || r == -ENOENT ? 0 : r;
+}
+
 /* --- daemonsets on node changes ------------------------------------------------ */
 
 struct pair_list {
@@ -615,6 +703,8 @@ static int dispatch(struct sim_controllers *ctl, const char *key)
 		return sim_reconcile_pod(ctl, p[1], p[2]);
 	if (!strcmp(p[0], "ns"))
 		return reconcile_namespace(ctl, p[2]);
+	if (!strcmp(p[0], "sa"))
+		return reconcile_default_sa(ctl, p[2]);
 	if (!strcmp(p[0], "dsall")) {
 		enqueue_all_daemonsets(ctl);
 		return 0;
@@ -735,6 +825,10 @@ static void on_change(void *data, enum kapi_event_type type, const struct kapi_r
 			json_object_del(ctl->terminating, name);
 		else if (json_object_get(json_object_get(new_obj, "metadata"), "deletionTimestamp"))
 			sim_enqueuef(ctl, "ns||%s", name);
+		else if (type == KAPI_EVENT_ADDED)
+			sim_enqueuef(ctl, "sa||%s", name);
+	} else if (!g[0] && !strcmp(res, "serviceaccounts") && type == KAPI_EVENT_DELETED && !strcmp(name, "default")) {
+		sim_enqueuef(ctl, "sa||%s", ns);
 	}
 	if (type == KAPI_EVENT_DELETED && ns[0] && json_object_get(ctl->terminating, ns))
 		sim_enqueuef(ctl, "ns||%s", ns);
@@ -787,6 +881,18 @@ int sim_controllers_new(uv_loop_t *loop, struct kapi_server *server, const struc
 	r = create_nodes(ctl);
 	if (r < 0)
 		goto fail;
+	/* Namespaces that exist already (default, kube-system, ...) get their
+	 * default ServiceAccount too. */
+	{
+		struct pair_list l = { .pairs = json_array() };
+		size_t i;
+		json_t *v;
+
+		kapi_foreach(server, "", "namespaces", NULL, collect_pair, &l);
+		json_array_foreach(l.pairs, i, v)
+			sim_enqueuef(ctl, "sa||%s", json_string_value(json_array_get(v, 1)));
+		json_decref(l.pairs);
+	}
 	*ret_ctl = ctl;
 	return 0;
 fail:

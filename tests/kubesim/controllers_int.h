@@ -68,6 +68,8 @@ struct sim_controllers {
 
 	uint64_t rng;              /* xorshift state for pod name suffixes */
 	unsigned next_node;        /* round-robin scheduling */
+	char picked[256];          /* the node sim_pick_node() chose last */
+	size_t last_nodes_total;   /* nodes seen by the last sim_pick_node() */
 	unsigned ip_seq;
 };
 
@@ -85,7 +87,8 @@ json_t *sim_state(struct sim_controllers *ctl, const char *uid);
 void sim_state_drop(struct sim_controllers *ctl, const char *uid);
 /* Five characters of [bcdfghjklmnpqrstvwxz2456789] into out[6]. */
 void sim_rand_suffix(struct sim_controllers *ctl, char *out);
-/* The next node for a new pod (borrowed name). */
+/* The next Ready, schedulable node for a new pod, round robin (borrowed:
+ * valid until the next call), or NULL when there is none. */
 const char *sim_pick_node(struct sim_controllers *ctl);
 /* Index of a node name, or 0 when unknown. */
 unsigned sim_node_index(const struct sim_controllers *ctl, const char *node);
@@ -115,11 +118,24 @@ extern const struct kapi_write_opts sim_kubelet_opts;
 
 /* --- controller_workloads.c ------------------------------------------------ */
 
+/* Each reconciles one object by namespace and name: reads it and what it
+ * owns, creates, scales or deletes what differs, writes its status when it
+ * changed. A missing object is not an error (0). Returns 0, or a negative
+ * errno (conflict, transient failure) to be retried with backoff. */
+
+/* ReplicaSet per pod template (<name>-<pod-template-hash>), scaling, status and
+ * the Available/Progressing conditions, ProgressDeadlineExceeded. */
 int sim_reconcile_deployment(struct sim_controllers *ctl, const char *ns, const char *name);
+/* Pods up or down to spec.replicas; replicas/ready/available counts. */
 int sim_reconcile_replicaset(struct sim_controllers *ctl, const char *ns, const char *name);
+/* Ordinal pods, ordered rolling update honouring the partition, revisions. */
 int sim_reconcile_statefulset(struct sim_controllers *ctl, const char *ns, const char *name);
+/* One pod per matching, schedulable node; rolling update by maxUnavailable. */
 int sim_reconcile_daemonset(struct sim_controllers *ctl, const char *ns, const char *name);
+/* Pods to completion; Complete or Failed (backoffLimit, activeDeadlineSeconds). */
 int sim_reconcile_job(struct sim_controllers *ctl, const char *ns, const char *name);
+/* The kubelet and scheduler: bind, then Pending -> Running/Ready (or
+ * ImagePullBackOff, or Succeeded/Failed for Job pods) after ready_delay_ms. */
 int sim_reconcile_pod(struct sim_controllers *ctl, const char *ns, const char *name);
 
 /* --- controller_gc.c ---------------------------------------------------------------- */
@@ -127,9 +143,12 @@ int sim_reconcile_pod(struct sim_controllers *ctl, const char *ns, const char *n
 /* Keep the owner index and queue GC work for one committed change. */
 void sim_gc_observe(struct sim_controllers *ctl, enum kapi_event_type type, const struct kapi_resource_def *def,
 		    const json_t *old_obj, const json_t *new_obj);
-/* Process a "gco|..." (owner) or "gcd|..." (dependent) key (the part after the prefix). */
+/* Process a "gco|..." key: an owner with the foregroundDeletion or orphan
+ * finalizer. Returns 0 or a negative errno to retry. */
 int sim_gc_owner(struct sim_controllers *ctl, const char *group, const char *resource, const char *ns,
 		 const char *name);
+/* Process a "gcd|..." key: a dependent whose owner may be gone; deletes it when
+ * no owner exists, drops dangling references otherwise. 0 or -errno. */
 int sim_gc_dependent(struct sim_controllers *ctl, const char *group, const char *resource, const char *ns,
 		     const char *name);
 /* Whether any live object has an ownerReference to uid. */

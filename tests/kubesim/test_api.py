@@ -264,7 +264,11 @@ class ApiTest(harness.SimTestCase):
         s, d = self.api.post(base, deployment("g", ns, image="nginx:%s" % "1"))
         self.assertEqual(s, 201, d)
         self.assertEqual(d["metadata"]["generation"], 1)
-        # unconditional updates (no resourceVersion): the controllers write status meanwhile
+        # unconditional updates (no resourceVersion): the controllers write status (and the
+        # revision annotation, through /status: no generation bump) meanwhile
+        d = harness.wait_for(lambda: (lambda x: x if x["metadata"].get("annotations") else None)(
+            self.api.get(base + "/g")[1]), what="the revision annotation")
+        self.assertEqual(d["metadata"]["generation"], 1)
         d["metadata"]["labels"] = {"only": "labels"}
         d.pop("status", None)
         d["metadata"].pop("resourceVersion")

@@ -57,6 +57,16 @@ static int setup(void **state)
 	assert_int_equal(kapi_server_new(&fx->loop, store, &cfg, &fx->srv), 0);
 	assert_int_equal(kapi_builtin_register(fx->srv), 0);
 	assert_int_equal(kapi_crd_enable(fx->srv), 0);
+	if (!kapi_server_find(fx->srv, "apps", "controllerrevisions")) {
+		/* What a real server serves and kubectl rollout history reads. */
+		static const struct kapi_resource_def crdef = {
+			.group = "apps", .version = "v1", .resource = "controllerrevisions",
+			.singular = "controllerrevision", .kind = "ControllerRevision", .namespaced = true,
+			.verbs = KAPI_VERBS_ALL,
+		};
+
+		assert_int_equal(kapi_server_register(fx->srv, &crdef, NULL), 0);
+	}
 	assert_int_equal(sim_controllers_new(&fx->loop, fx->srv, &ccfg, &fx->ctl), 0);
 	*state = fx;
 	return 0;
@@ -436,6 +446,16 @@ static void test_statefulset_partition(void **state)
 	wait_for(fx, pred_int, &ready3, "3 ready replicas");
 	sts = get(fx, "apps", "statefulsets", "s1", "db");
 	assert_string_equal(str_path(sts, "status.currentRevision"), str_path(sts, "status.updateRevision"));
+	{
+		json_t *crs = list(fx, "apps", "controllerrevisions", "s1", NULL);
+
+		assert_int_equal(json_array_size(crs), 1);
+		assert_string_equal(str_path(json_array_get(crs, 0), "metadata.name"),
+				    str_path(sts, "status.currentRevision"));
+		assert_int_equal(int_path(json_array_get(crs, 0), "revision"), 1);
+		assert_string_equal(str_path(json_array_get(crs, 0), "data.spec.template.$patch"), "replace");
+		json_decref(crs);
+	}
 	snprintf(rev_old, sizeof(rev_old), "%s", str_path(sts, "status.currentRevision"));
 	json_decref(sts);
 	for (int i = 0; i < 3; i++) {
@@ -455,6 +475,12 @@ static void test_statefulset_partition(void **state)
 	wait_for(fx, pred_int, &upd1, "1 updated replica");
 	wait_for(fx, pred_int, &ready3, "3 ready replicas after the partitioned update");
 	run_for(fx, 5 * READY_DELAY_MS);
+	{
+		json_t *crs = list(fx, "apps", "controllerrevisions", "s1", NULL);
+
+		assert_int_equal(json_array_size(crs), 2);
+		json_decref(crs);
+	}
 	sts = get(fx, "apps", "statefulsets", "s1", "db");
 	assert_int_equal(int_path(sts, "status.updatedReplicas"), 1);
 	assert_int_equal(int_path(sts, "status.currentReplicas"), 2);
@@ -729,6 +755,55 @@ static void test_user_pod_runs(void **state)
 	json_decref(p);
 }
 
+static void test_default_service_account(void **state)
+{
+	struct fx *fx = *state;
+	struct obj_ref sa = { "", "serviceaccounts", "sa1", "", 1, NULL, NULL };
+	struct obj_ref sys = { "", "serviceaccounts", "kube-system", "", 1, NULL, NULL };
+
+	namespace(fx, "sa1");
+	wait_for(fx, pred_count, &sa, "the default service account of a new namespace");
+	wait_for(fx, pred_count, &sys, "the default service account of kube-system");
+	assert_int_equal(kapi_delete(fx->srv, "", "serviceaccounts", "sa1", "default", NULL, NULL, NULL), 0);
+	run_for(fx, 20);
+	wait_for(fx, pred_count, &sa, "the default service account recreated");
+}
+
+static void test_unschedulable(void **state)
+{
+	struct fx *fx = *state;
+	struct obj_ref running = { "", "pods", "us", "p", 0, "status.phase", "Running" };
+	json_t *p;
+
+	namespace(fx, "us");
+	patch(fx, "", "nodes", NULL, "test-node-1", "{\"spec\":{\"unschedulable\":true}}");
+	patch(fx, "", "nodes", NULL, "test-node-2", "{\"spec\":{\"unschedulable\":true}}");
+	create(fx, "", "pods", "us",
+	       "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"}]}}");
+	{
+		int64_t deadline = time_mono_us() + (int64_t)WAIT_MS * 1000;
+
+		for (;;) {
+			p = get(fx, "", "pods", "us", "p");
+			if (find_cond(p, "PodScheduled") &&
+			    !strcmp(str_path(find_cond(p, "PodScheduled"), "reason"), "Unschedulable"))
+				break;
+			json_decref(p);
+			if (time_mono_us() > deadline)
+				fail_msg("pod never reported Unschedulable");
+			uv_run(&fx->loop, UV_RUN_ONCE);
+		}
+		assert_string_equal(str_path(p, "status.phase"), "Pending");
+		assert_string_equal(str_path(p, "spec.nodeName"), "");
+		json_decref(p);
+	}
+	patch(fx, "", "nodes", NULL, "test-node-2", "{\"spec\":{\"unschedulable\":null}}");
+	wait_for(fx, pred_str, &running, "the pod running once a node is schedulable");
+	p = get(fx, "", "pods", "us", "p");
+	assert_string_equal(str_path(p, "spec.nodeName"), "test-node-2");
+	json_decref(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -744,6 +819,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gc_orphan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_dangling_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_pod_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unschedulable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_service_account, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

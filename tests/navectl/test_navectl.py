@@ -457,6 +457,11 @@ class Hub(Base):
         self.assertEqual((code, reg2["phase"]), (200, "Approved"), reg2)
         cert = self.e.write("edge1.crt", reg2["certificate"])
         openssl("verify", "-CAfile", self.ca, cert)
+        d = self.ok(self.nctl("describe", "csr", reg["id"])).stdout
+        for needle in ("Subject:", "CN=system:open-cluster-management:edge1:agent1",
+                       "O=system:open-cluster-management:edge1", "Certificate:          serial ",
+                       "Approved", "HubClusterAdminAccepted"):
+            self.assertIn(needle, d)
 
         # describe: metadata, labels, conditions with reasons and messages, claims
         d = self.ok(self.nctl("describe", "mcl", "edge1")).stdout
@@ -555,6 +560,12 @@ class Hub(Base):
             self.assertIn(needle, d)
         d = self.ok(self.nctl("describe", "mw", "work", "-n", "cluster1")).stdout
         self.assertIn("Delete Option:        Orphan", d)
+        self.ok(self.nctl("apply", "-f", data("ocm-condition-rules-job.yaml")))
+        d = self.ok(self.nctl("describe", "mw", "example-job", "-n", "cluster1")).stdout
+        for needle in ("jobs.batch default/pi-calculation", "condition rule: WellKnownConditions Complete",
+                       "batch/v1 Job default/pi-calculation"):
+            self.assertIn(needle, d)
+        self.ok(self.nctl("delete", "-f", data("ocm-condition-rules-job.yaml")))
 
         # NotFound and unknown kinds: exit 1, with what to do
         self.fails(self.nctl("get", "mw", "nope", "-n", "cluster1"), EXIT_FAILED, "NotFound", "hint:")
@@ -584,6 +595,8 @@ class Hub(Base):
                    "invalid-work.yaml:2:", "Invalid", "spec.workload.manifests[1].kind", "hint:")
         self.fails(self.nctl("apply", "-f", data("ocm-mwrs-cronjob-rollout-all.yaml")), EXIT_FAILED,
                    "ocm-mwrs-cronjob-rollout-all.yaml:", "ManifestWorkReplicaSet")
+        self.fails(self.nctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"),
+                   EXIT_FAILED, "<stdin>:1:", 'no kind "ConfigMap" in "v1"')
         self.fails(self.nctl("apply", "-f", data("hello-cluster1.yaml"), "-n", "cluster9"), EXIT_FAILED,
                    "does not match -n cluster9")
         # one bad object among good ones: the others are applied, the status is 1

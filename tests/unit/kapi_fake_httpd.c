@@ -19,12 +19,20 @@ struct httpd_req {
 	char *hdr_k[FAKE_MAX_HDRS], *hdr_v[FAKE_MAX_HDRS];
 	int nhdrs;
 	struct fake_resp resp;
-	bool streaming, stream_ended, closed;
+	bool streaming, stream_ended, closed, discard;
+	size_t total;
 	char *stream;   /* all chunks written */
 	size_t stream_len, queued, cap;
 	httpd_close_fn on_close;
 	void *close_data;
 };
+
+static bool parse_answers = true;
+
+void fake_httpd_set_parse(bool parse)
+{
+	parse_answers = parse;
+}
 
 struct httpd_req *fake_req_new(const char *method, const char *path_and_query, const char *content_type,
 			       const char *body)
@@ -115,6 +123,16 @@ void fake_req_set_stream_cap(struct httpd_req *req, size_t cap)
 void fake_req_drain(struct httpd_req *req)
 {
 	req->queued = 0;
+}
+
+void fake_req_set_discard(struct httpd_req *req, bool discard)
+{
+	req->discard = discard;
+}
+
+size_t fake_req_stream_bytes(const struct httpd_req *req)
+{
+	return req->total;
 }
 
 void fake_req_free(struct httpd_req *req)
@@ -261,7 +279,7 @@ void httpd_respond(struct httpd_req *req, int status, const char *content_type, 
 	req->resp.content_type = content_type ? xstrdup(content_type) : NULL;
 	req->resp.body = xstrndup(body ? body : "", len);
 	req->resp.len = len;
-	req->resp.json = len ? json_loadb(body, len, 0, NULL) : NULL;
+	req->resp.json = len && parse_answers ? json_loadb(body, len, 0, NULL) : NULL;
 }
 
 void httpd_add_header(struct httpd_req *req, const char *name, const char *value)
@@ -287,6 +305,9 @@ int httpd_stream_write(struct httpd_req *req, const char *data, size_t len)
 		return -EINVAL;
 	if (req->cap && req->queued + len > req->cap)
 		return -ENOBUFS;
+	req->total += len;
+	if (req->discard)
+		return 0;
 	req->stream = xrealloc(req->stream, req->stream_len + len + 1);
 	memcpy(req->stream + req->stream_len, data, len);
 	req->stream_len += len;

@@ -41,6 +41,12 @@ void fake_req_disconnect(struct httpd_req *req);
 /* Cap on the stream queue (bytes held until fake_req_drain). 0: unlimited. */
 void fake_req_set_stream_cap(struct httpd_req *req, size_t cap);
 void fake_req_drain(struct httpd_req *req);
+/* Whether answers are parsed into fake_resp.json (default true; benchmarks
+ * turn it off so that the figure is the server's cost alone). */
+void fake_httpd_set_parse(bool parse);
+/* Count stream bytes without keeping them (benchmarks). */
+void fake_req_set_discard(struct httpd_req *req, bool discard);
+size_t fake_req_stream_bytes(const struct httpd_req *req);
 void fake_req_free(struct httpd_req *req);
 
 /* One-shot helper: run a request, return the status; *ret_json (may be NULL)

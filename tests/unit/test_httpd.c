@@ -63,7 +63,9 @@ struct srv {
 };
 
 static uv_loop_t loop;
-/* Servers started and not stopped: a failed test's are stopped in teardown. */
+/* Servers started and not stopped: a failed test's are stopped in teardown
+ * (so tests keep their struct srv in static storage, which outlives the
+ * test function that a failed assertion leaves). */
 static struct srv *live[8];
 
 /* Thread plumbing -------------------------------------------------------- */
@@ -456,7 +458,7 @@ static bool has(const struct resp *r, const char *s)
 struct plain_job {
 	int port;
 	struct resp get, small, big, over, del, put, patch, reuse, notfound, chunked, expect,
-		expect_over, deferred;
+		expect_over, deferred, after_chunked, chunked_over, chunked_delete;
 };
 
 static void plain_client(void *p)
@@ -498,10 +500,13 @@ static void plain_client(void *p)
 	do_req(c, &j->expect_over, "PUT", url, huge, 2 << 20, NULL);
 	curl_easy_cleanup(c);
 
-	/* a chunked request body: refused with 411 (on its own connection, it closes) */
+	/* a chunked request body (kubectl create --raw): decoded; the
+	 * connection closes after the answer, so the next one reconnects */
 	c = client_new();
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	do_req(c, &j->chunked, "POST", url, "abc", 3, te);
+	do_req(c, &j->chunked, "POST", url, big, 100 * 1024, te);
+	do_req(c, &j->after_chunked, "GET", url, NULL, 0, NULL);
+	do_req(c, &j->chunked_over, "PUT", url, huge, 2 << 20, te);
+	do_req(c, &j->chunked_delete, "DELETE", url, "abc", 3, te);
 	curl_easy_cleanup(c);
 	free(big);
 	free(huge);
@@ -510,7 +515,7 @@ static void plain_client(void *p)
 
 static void test_plain_methods_bodies_caps(void **state)
 {
-	struct srv s;
+	static struct srv s;
 	struct plain_job j = { 0 };
 
 	srv_start(&s, "one", false, false, 1536 * 1024, 0);
@@ -576,10 +581,18 @@ static void test_plain_methods_bodies_caps(void **state)
 	assert_int_equal(j.expect_over.status, 413);
 	assert_true(j.expect_over.seconds < 0.9);
 
-	assert_int_equal(j.chunked.status, 411);
-	assert_true(has(&j.chunked, "\"reason\":\"LengthRequired\""));
+	assert_int_equal(j.chunked.status, 200);
+	assert_true(has(&j.chunked, "method=POST\n"));
+	assert_true(has(&j.chunked, "body_len=102400\nbody_sum=10035200\n"));
+	assert_non_null(strstr(j.chunked.headers.data, "connection: close"));
+	assert_int_equal(j.after_chunked.status, 200);
+	assert_int_equal(j.after_chunked.connects, 1);
+	assert_int_equal(j.chunked_over.status, 413);
+	assert_true(has(&j.chunked_over, "\"reason\":\"RequestEntityTooLarge\""));
+	assert_int_equal(j.chunked_delete.status, 411);
+	assert_true(has(&j.chunked_delete, "\"reason\":\"LengthRequired\""));
 
-	for (struct resp *r = &j.get; r <= &j.deferred; r++)
+	for (struct resp *r = &j.get; r <= &j.chunked_delete; r++)
 		resp_free(r);
 	srv_stop(&s);
 }
@@ -628,7 +641,7 @@ static void check_stream_body(const struct resp *r)
 
 static void stream_test(bool tls)
 {
-	struct srv s;
+	static struct srv s;
 	struct stream_job j = { .tls = tls };
 
 	srv_start(&s, "streamer", tls, false, 0, 0);
@@ -738,7 +751,7 @@ static void test_slow_reader_hits_queue_cap(void **state)
 {
 	static const char req[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
 	const size_t cap = 256 * 1024;
-	struct srv s;
+	static struct srv s;
 	struct raw_job j = { .request = req, .wait_for = &flag_enobufs };
 	uv_timer_t watch;
 
@@ -762,7 +775,7 @@ static void test_slow_reader_hits_queue_cap(void **state)
 static void test_client_leaves_mid_stream(void **state)
 {
 	static const char req[] = "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n";
-	struct srv s;
+	static struct srv s;
 	struct raw_job j = { .request = req, .read_until_hello = true };
 	bool closed;
 
@@ -783,7 +796,7 @@ static void test_client_leaves_mid_stream(void **state)
 static void test_deferred_answer_to_gone_client(void **state)
 {
 	static const char req[] = "GET /deferred?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n";
-	struct srv s;
+	static struct srv s;
 	struct raw_job j = { .request = req };
 	bool answered;
 
@@ -824,7 +837,8 @@ static char *raw_exchange(int port, const char *req, size_t len)
 
 struct misc_job {
 	int port;
-	char *upgrade, *huge_header, *head, *bad_length, *garbage;
+	char *upgrade, *huge_header, *head, *bad_length, *garbage, *chunk_ext, *chunk_bad,
+		*chunk_and_length, *h2c;
 	bool stream_closed_on_input;
 };
 
@@ -835,9 +849,21 @@ static void misc_client(void *p)
 				      "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
 				      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
 	static const char head[] = "HEAD /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	static const char h2c[] = "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+				  "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
 	static const char bad_length[] = "POST /echo HTTP/1.1\r\nHost: x\r\n"
 					 "Content-Length: 12x\r\n\r\n";
 	static const char garbage[] = "\x01\x02 nonsense\r\n\r\n";
+	static const char chunk_ext[] = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+					"Transfer-Encoding: chunked\r\n\r\n"
+					"5;name=value\r\nhello\r\n6\r\n world\r\n"
+					"0\r\nX-Trailer: y\r\n\r\n";
+	static const char chunk_bad[] = "PUT /echo HTTP/1.1\r\nHost: x\r\n"
+					"Transfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n";
+	static const char chunk_and_length[] = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+					       "Content-Length: 5\r\n"
+					       "Transfer-Encoding: chunked\r\n\r\n"
+					       "5\r\nhello\r\n0\r\n\r\n";
 	static const char hang[] = "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct buf big;
 	char b[4096];
@@ -845,8 +871,12 @@ static void misc_client(void *p)
 
 	j->upgrade = raw_exchange(j->port, upgrade, sizeof(upgrade) - 1);
 	j->head = raw_exchange(j->port, head, sizeof(head) - 1);
+	j->h2c = raw_exchange(j->port, h2c, sizeof(h2c) - 1);
 	j->bad_length = raw_exchange(j->port, bad_length, sizeof(bad_length) - 1);
 	j->garbage = raw_exchange(j->port, garbage, sizeof(garbage) - 1);
+	j->chunk_ext = raw_exchange(j->port, chunk_ext, sizeof(chunk_ext) - 1);
+	j->chunk_bad = raw_exchange(j->port, chunk_bad, sizeof(chunk_bad) - 1);
+	j->chunk_and_length = raw_exchange(j->port, chunk_and_length, sizeof(chunk_and_length) - 1);
 	buf_init(&big, 1 << 20);
 	buf_puts(&big, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: ");
 	for (int i = 0; i < HTTPD_HEADER_MAX + 1000; i++)
@@ -878,7 +908,7 @@ static void misc_client(void *p)
 
 static void test_raw_protocol_edges(void **state)
 {
-	struct srv s;
+	static struct srv s;
 	struct misc_job j = { 0 };
 
 	srv_start(&s, "raw", false, false, 0, 0);
@@ -886,6 +916,10 @@ static void test_raw_protocol_edges(void **state)
 	run_client(misc_client, &j);
 	/* no websocket protocol (yet): the upgrade is refused, never 101 */
 	assert_null(strstr(j.upgrade, " 101 "));
+	/* no switch to cleartext HTTP/2: a 505 instead of a 101 */
+	assert_null(strstr(j.h2c, " 101 "));
+	if (!strstr(j.h2c, " 505 "))
+		fail_msg("h2c upgrade answered: %.200s", j.h2c);
 	/* HEAD: headers with the length, no body */
 	assert_non_null(strstr(j.head, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(j.head, "content-length: "));
@@ -893,6 +927,14 @@ static void test_raw_protocol_edges(void **state)
 	/* a broken Content-Length: 400, connection closed */
 	assert_non_null(strstr(j.bad_length, "HTTP/1.1 400 "));
 	assert_non_null(strstr(j.bad_length, "\"reason\":\"BadRequest\""));
+	/* chunked bodies: extensions and trailers skipped, the connection
+	 * closed by the server after the answer (raw_exchange reads to EOF) */
+	assert_non_null(strstr(j.chunk_ext, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(j.chunk_ext, "body_len=11\n"));
+	assert_non_null(strstr(j.chunk_bad, "HTTP/1.1 400 "));
+	assert_non_null(strstr(j.chunk_bad, "malformed chunked"));
+	assert_non_null(strstr(j.chunk_and_length, "HTTP/1.1 400 "));
+	assert_null(strstr(j.chunk_and_length, "server=raw"));
 	/* garbage and oversized headers: no answer from the handler, no crash */
 	assert_null(strstr(j.garbage, "server=raw"));
 	assert_null(strstr(j.huge_header, "server=raw"));
@@ -902,8 +944,12 @@ static void test_raw_protocol_edges(void **state)
 	assert_int_equal(s.close_calls, 1);
 	free(j.upgrade);
 	free(j.head);
+	free(j.h2c);
 	free(j.bad_length);
 	free(j.garbage);
+	free(j.chunk_ext);
+	free(j.chunk_bad);
+	free(j.chunk_and_length);
 	free(j.huge_header);
 	srv_stop(&s);
 }
@@ -949,7 +995,7 @@ static void py_client(void *p)
 
 static void test_python_http_client_keepalive(void **state)
 {
-	struct srv s;
+	static struct srv s;
 	struct py_job j = { 0 };
 
 	if (access("/usr/bin/python3", X_OK) != 0)
@@ -968,7 +1014,7 @@ static void test_python_http_client_keepalive(void **state)
 static void test_free_with_open_stream(void **state)
 {
 	static const char req[] = "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n";
-	struct srv s;
+	static struct srv s;
 	int fd;
 	char buf[256];
 
@@ -1057,7 +1103,7 @@ static void tls_client(void *p)
 
 static void test_tls_client_certificates(void **state)
 {
-	struct srv s;
+	static struct srv s;
 	struct tls_job j = { 0 };
 	char *want;
 
@@ -1114,7 +1160,7 @@ static void tls_nocheck_client(void *p)
 
 static void test_tls_without_client_ca(void **state)
 {
-	struct srv s;
+	static struct srv s;
 	struct tls_job j = { 0 };
 
 	srv_start(&s, "tls-anon", true, false, 0, 0);
@@ -1152,7 +1198,7 @@ static void multi_client(void *p)
 static void test_three_servers_one_loop(void **state)
 {
 	static const char *const names[] = { "cluster-a", "cluster-b", "cluster-c" };
-	struct srv s[3];
+	static struct srv s[3];
 	struct multi_job j = { 0 };
 	char want[64];
 
@@ -1183,7 +1229,7 @@ static void test_three_servers_one_loop(void **state)
 
 static void test_bad_config_and_port_in_use(void **state)
 {
-	struct srv s;
+	static struct srv s;
 	struct httpd *h = (struct httpd *)0x1;
 	struct httpd_config cfg = { .listen_addr = "127.0.0.1", .handler = handler };
 

@@ -284,12 +284,17 @@ static void test_generation_status(void **state)
 	o = json_deep_copy(j);
 	json_decref(j);
 	json_object_set_new(o, "status", json_pack("{s:i,s:i}", "replicas", 2, "observedGeneration", 1));
+	/* a built-in's /status write carries metadata too (the revision annotation), spec stays */
+	kobj_set_annotation(o, "deployment.kubernetes.io/revision", "1");
+	json_object_set_new(json_object_get(o, "spec"), "replicas", json_integer(9));
 	txt = json_dumps(o, 0);
 	assert_int_equal(fake_do(f->s, "PUT", "/apis/apps/v1/namespaces/default/deployments/web/status", CT_JSON, txt,
 				 &j), 200);
 	free(txt);
 	assert_int_equal(iget(j, "metadata.generation"), 1);
 	assert_int_equal(iget(j, "status.replicas"), 2);
+	assert_int_equal(iget(j, "spec.replicas"), 2);
+	assert_string_equal(kobj_annotation(j, "deployment.kubernetes.io/revision"), "1");
 	snprintf(rv, sizeof(rv), "%s", sget(j, "metadata.resourceVersion"));
 	json_decref(o);
 	o = j;
@@ -776,6 +781,13 @@ static void test_bad_requests(void **state)
 	assert_int_equal(fake_do(f->s, "PUT", "/apis/coordination.k8s.io/v1/namespaces/default/leases/l", CT_JSON,
 				 "{\"metadata\":{\"name\":\"l\"},\"spec\":{\"holderIdentity\":\"b\"}}", &j), 422);
 	json_decref(j);
+	/* RBAC names are path segments: colons are fine, slashes and ".." are not */
+	assert_int_equal(fake_do(f->s, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", CT_JSON,
+				 "{\"metadata\":{\"name\":\"system:aggregate-to-edit\"}}", NULL), 201);
+	assert_int_equal(fake_do(f->s, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", CT_JSON,
+				 "{\"metadata\":{\"name\":\"..\"}}", NULL), 422);
+	assert_int_equal(fake_do(f->s, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+				 CT_JSON, "{\"metadata\":{\"name\":\"a%b\"}}", NULL), 422);
 }
 
 static void test_crd_lifecycle(void **state)
@@ -807,6 +819,20 @@ static void test_crd_lifecycle(void **state)
 				 "application/strategic-merge-patch+json", "{}", NULL), 415);
 	assert_int_equal(fake_do(f->s, "PATCH", "/apis/example.com/v1/namespaces/default/widgets/w1",
 				 "application/merge-patch+json", "{\"spec\":{\"size\":2}}", &j), 200);
+	assert_int_equal(iget(j, "metadata.generation"), 2);
+	/* a custom resource's /status takes status alone */
+	kobj_set_label(j, "ignored", "yes");
+	json_object_set_new(j, "status", json_pack("{s:b}", "ok", 1));
+	{
+		char *txt = json_dumps(j, 0);
+
+		json_decref(j);
+		assert_int_equal(fake_do(f->s, "PUT", "/apis/example.com/v1/namespaces/default/widgets/w1/status", CT_JSON,
+					 txt, &j), 200);
+		free(txt);
+	}
+	assert_true(json_is_true(kobj_get_path(j, "status.ok")));
+	assert_null(kobj_label(j, "ignored"));
 	assert_int_equal(iget(j, "metadata.generation"), 2);
 	json_decref(j);
 	w = watch(f, "/apis/example.com/v1/namespaces/default/widgets?watch=true");
@@ -960,6 +986,16 @@ static void test_internal_api(void **state)
 	assert_int_equal(iget(o, "status.readyReplicas"), 2);
 	assert_int_equal(iget(o, "metadata.generation"), 1);
 	json_decref(o);
+	/* skip_managed_fields: nothing recorded */
+	{
+		struct kapi_write_opts quiet = {.field_manager = "fast", .skip_managed_fields = true};
+
+		in = json_pack("{s:{s:s}}", "metadata", "name", "quiet");
+		assert_int_equal(kapi_create(f->s, "", "configmaps", "default", in, &quiet, &eb, &o), 0);
+		json_decref(in);
+		assert_null(kobj_get_path(o, "metadata.managedFields"));
+		json_decref(o);
+	}
 	assert_non_null(kapi_server_find_kind(f->s, "apps/v1", "Deployment"));
 	assert_null(kapi_server_find_kind(f->s, "apps/v2", "Deployment"));
 	kapi_server_unsubscribe(f->s, sub);

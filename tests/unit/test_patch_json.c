@@ -15,30 +15,7 @@
 #include <jansson.h>
 
 #include "patch.h"
-
-static json_t *load_data(const char *name)
-{
-	const char *dir = getenv("NAVE_TEST_DATA");
-	char path[1024];
-	json_error_t e;
-	json_t *v;
-
-	snprintf(path, sizeof(path), "%s/patch/%s", dir ? dir : "tests/data", name);
-	v = json_load_file(path, JSON_DECODE_ANY, &e);
-	if (!v)
-		fail_msg("%s: %s (line %d)", path, e.text, e.line);
-	return v;
-}
-
-static json_t *J(const char *text)
-{
-	json_error_t e;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
-
-	if (!v)
-		fail_msg("bad test JSON %s: %s", text, e.text);
-	return v;
-}
+#include "patch_testutil.h"
 
 static int errno_of(const char *name)
 {
@@ -54,7 +31,7 @@ static int errno_of(const char *name)
 
 static void test_cases(void **state)
 {
-	json_t *cases = load_data("json_rfc6902.json"), *c;
+	json_t *cases = ptest_load_data("json_rfc6902.json"), *c;
 	size_t i;
 	int failures = 0;
 

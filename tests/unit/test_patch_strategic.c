@@ -18,23 +18,7 @@
 #include <jansson.h>
 
 #include "patch.h"
-
-static const char *data_dir(void)
-{
-	const char *dir = getenv("NAVE_TEST_DATA");
-
-	return dir ? dir : "tests/data";
-}
-
-static json_t *J(const char *text)
-{
-	json_error_t e;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
-
-	if (!v)
-		fail_msg("bad test JSON %s: %s", text, e.text);
-	return v;
-}
+#include "patch_testutil.h"
 
 static bool has_dollar_key(const json_t *v)
 {
@@ -118,7 +102,7 @@ static void test_data_cases(void **state)
 	struct dirent *d;
 	DIR *dp;
 
-	snprintf(dir, sizeof(dir), "%s/patch/strategic", data_dir());
+	snprintf(dir, sizeof(dir), "%s/patch/strategic", ptest_data_dir());
 	dp = opendir(dir);
 	assert_non_null(dp);
 	while ((d = readdir(dp)) != NULL && n < 512)

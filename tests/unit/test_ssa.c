@@ -14,21 +14,12 @@
 #include <jansson.h>
 
 #include "patch.h"
+#include "patch_testutil.h"
 
 #define T0 "2024-05-01T10:00:00Z"
 #define T1 "2024-05-01T10:00:01Z"
 #define T2 "2024-05-01T10:00:02Z"
 #define T3 "2024-05-01T10:00:03Z"
-
-static json_t *J(const char *text)
-{
-	json_error_t e;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
-
-	if (!v)
-		fail_msg("bad test JSON %s: %s", text, e.text);
-	return v;
-}
 
 static void expect(const json_t *got, const char *want, const char *what)
 {

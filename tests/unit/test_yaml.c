@@ -860,6 +860,18 @@ static void test_emit_ambiguous_strings(void **state)
 	}
 }
 
+/* kubectl quotes timestamps; YAML 1.1 readers (PyYAML) would make dates of plain ones. */
+static void test_emit_quotes_timestamps(void **state)
+{
+	json_t *v = json_pack("{s:s, s:s}", "creationTimestamp", "2026-11-27T05:11:35Z", "day",
+			      "2001-12-14");
+	char *y = yaml_emit(v);
+
+	assert_string_equal(y, "creationTimestamp: \"2026-11-27T05:11:35Z\"\nday: \"2001-12-14\"\n");
+	free(y);
+	json_decref(v);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Round trip on generated values                                           */
 
@@ -992,6 +1004,7 @@ int main(void)
 		cmocka_unit_test(test_emit_exact),
 		cmocka_unit_test(test_emit_invalid_utf8),
 		cmocka_unit_test(test_emit_ambiguous_strings),
+		cmocka_unit_test(test_emit_quotes_timestamps),
 		cmocka_unit_test(test_roundtrip_generated),
 	};
 

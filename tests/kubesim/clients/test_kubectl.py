@@ -98,7 +98,9 @@ class KubectlTest(SimTestCase):
         self.assertEqual([c["name"] for c in d["spec"]["template"]["spec"]["containers"]], ["web", "sidecar"])
         self.assertEqual(d["metadata"]["labels"]["tier"], "frontend")
         self.assertIn("kubectl.kubernetes.io/last-applied-configuration", d["metadata"]["annotations"])
-        self.assertEqual(d["metadata"]["generation"], 1)
+        self.assertGreaterEqual(d["metadata"]["generation"], 1)
+        self.sim.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=60s")
+        gen1 = self.sim.kubectl_json("get", "deployment", "web", "-n", ns)["metadata"]["generation"]
         uid = d["metadata"]["uid"]
 
         # Change the image, drop the sidecar container and the tier label.
@@ -113,14 +115,16 @@ class KubectlTest(SimTestCase):
         self.assertEqual([pt["containerPort"] for pt in containers[0]["ports"]], [80])
         self.assertNotIn("tier", d["metadata"].get("labels", {}), "the removed label is still there")
         self.assertEqual(d["metadata"]["labels"]["app"], "web")
-        self.assertEqual(d["metadata"]["generation"], 2)
+        self.assertGreater(d["metadata"]["generation"], gen1)
         last = json.loads(d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
         self.assertEqual(len(last["spec"]["template"]["spec"]["containers"]), 1)
 
+        self.sim.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=60s")
+        gen2 = self.sim.kubectl_json("get", "deployment", "web", "-n", ns)["metadata"]["generation"]
         out = self.sim.kubectl("apply", "-f", f).stdout
         self.assertIn("deployment.apps/web unchanged", out)
         d2 = self.sim.kubectl_json("get", "deployment", "web", "-n", ns)
-        self.assertEqual(d2["metadata"]["generation"], 2)
+        self.assertEqual(d2["metadata"]["generation"], gen2)
 
     def test_apply_configmap_and_multi_document(self):
         ns = self.new_namespace("multi")
@@ -402,6 +406,16 @@ class KubectlTest(SimTestCase):
         self.assertIn("ro-", by_image["nginx:2"]["metadata"]["name"])
         self.assertNotEqual(by_image["nginx:1"]["metadata"]["labels"]["pod-template-hash"],
                             by_image["nginx:2"]["metadata"]["labels"]["pod-template-hash"])
+
+        # History and undo: the old replica set comes back as revision 3.
+        hist = self.sim.kubectl("rollout", "history", "deployment/ro", "-n", ns).stdout
+        self.assertEqual([l.split()[0] for l in hist.splitlines()[2:] if l.strip()], ["1", "2"])
+        self.sim.kubectl("rollout", "undo", "deployment/ro", "-n", ns)
+        self.sim.kubectl("rollout", "status", "deployment/ro", "-n", ns, "--timeout=60s")
+        d = self.sim.kubectl_json("get", "deploy", "ro", "-n", ns)
+        self.assertEqual(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1")
+        hist = self.sim.kubectl("rollout", "history", "deployment/ro", "-n", ns).stdout
+        self.assertEqual([l.split()[0] for l in hist.splitlines()[2:] if l.strip()], ["2", "3"])
 
     def test_rollout_status_progress_deadline_exceeded(self):
         ns = self.new_namespace("fail")
