@@ -349,6 +349,20 @@ out:
 	return r;
 }
 
+/* A new List object for the route's resource: kind (the list kind) and
+ * apiVersion (group/version, or the version for the core group). Caller owns. */
+static json_t *new_list(const struct kapi_route *rt)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "kind", json_string(rt->res->def.list_kind));
+	if (*rt->res->def.group)
+		json_object_set_new(doc, "apiVersion", json_sprintf("%s/%s", rt->res->def.group, rt->version));
+	else
+		json_object_set_new(doc, "apiVersion", json_string(rt->version));
+	return doc;
+}
+
 static void serve_list(struct kapi_server *s, struct httpd_req *req, const struct kapi_route *rt)
 {
 	struct kapi_err e = {0};
@@ -379,12 +393,7 @@ static void serve_list(struct kapi_server *s, struct httpd_req *req, const struc
 				       cont, table_include(req), time_now_us());
 		json_decref(items);
 	} else {
-		doc = json_object();
-		json_object_set_new(doc, "kind", json_string(rt->res->def.list_kind));
-		if (*rt->res->def.group)
-			json_object_set_new(doc, "apiVersion", json_sprintf("%s/%s", rt->res->def.group, rt->version));
-		else
-			json_object_set_new(doc, "apiVersion", json_string(rt->version));
+		doc = new_list(rt);
 		md = json_object();
 		json_object_set_new(md, "resourceVersion", json_string(rvs));
 		if (cont)
@@ -707,11 +716,7 @@ static void serve_deletecollection(struct kapi_server *s, struct httpd_req *req,
 			json_array_append_new(deleted, out);
 		kapi_err_clear(&e);
 	}
-	doc = json_object();
-	json_object_set_new(doc, "kind", json_string(rt->res->def.list_kind));
-	json_object_set_new(doc, "apiVersion", *rt->res->def.group
-				   ? json_sprintf("%s/%s", rt->res->def.group, rt->version)
-				   : json_string(rt->version));
+	doc = new_list(rt);
 	json_object_set_new(doc, "metadata", json_object());
 	json_object_set(doc, "items", deleted);
 	kapi_respond_json(req, 200, doc);

@@ -308,6 +308,23 @@ static int check_type(struct kapi_ctx *c, json_t *obj)
 	return 0;
 }
 
+/* What create and update check of a written body first: a JSON object whose
+ * apiVersion and kind are the resource's (check_type, which sets them), and
+ * whose metadata, when present, is an object. */
+static int check_body(struct kapi_ctx *c, json_t *obj)
+{
+	int r;
+
+	if (!json_is_object(obj))
+		return kapi_err_set(c->err, -EBADMSG, NULL, "the body of the request must be a JSON object");
+	r = check_type(c, obj);
+	if (r < 0)
+		return r;
+	if (json_object_get(obj, "metadata") && !json_is_object(json_object_get(obj, "metadata")))
+		return kapi_err_set(c->err, -EBADMSG, NULL, "metadata: must be an object");
+	return 0;
+}
+
 /* Reorder so that apiVersion, kind and metadata come first, as Kubernetes prints. */
 static json_t *order_top(json_t *obj)
 {
@@ -532,18 +549,9 @@ int kapi_do_create(struct kapi_ctx *c, const char *ns, json_t *obj, json_t **ret
 	char namebuf[300], uid[37], now[TIMEFMT_MAX], av[300];
 	int r;
 
-	if (!json_is_object(obj)) {
-		r = kapi_err_set(c->err, -EBADMSG, NULL, "the body of the request must be a JSON object");
-		goto out;
-	}
-	r = check_type(c, obj);
+	r = check_body(c, obj);
 	if (r < 0)
 		goto out;
-	md = json_object_get(obj, "metadata");
-	if (md && !json_is_object(md)) {
-		r = kapi_err_set(c->err, -EBADMSG, NULL, "metadata: must be an object");
-		goto out;
-	}
 	md = meta(obj);
 	/* namespace: the URL's; a different one in the body is an error */
 	body_ns = kobj_namespace(obj);
@@ -679,17 +687,9 @@ static int update_with(struct kapi_ctx *c, const char *ns, const char *name, con
 	char now[TIMEFMT_MAX], av[300];
 	int r;
 
-	if (!json_is_object(body)) {
-		r = kapi_err_set(c->err, -EBADMSG, NULL, "the body of the request must be a JSON object");
-		goto out;
-	}
-	r = check_type(c, body);
+	r = check_body(c, body);
 	if (r < 0)
 		goto out;
-	if (json_object_get(body, "metadata") && !json_is_object(json_object_get(body, "metadata"))) {
-		r = kapi_err_set(c->err, -EBADMSG, NULL, "metadata: must be an object");
-		goto out;
-	}
 	md = meta(body);
 	bname = kobj_name(body);
 	if (!bname || strcmp(bname, name)) {

@@ -129,11 +129,13 @@ static json_t *resolve(json_t *doc, const struct pointer *p, size_t n)
 	return cur;
 }
 
-/* What add and replace do before looking at the parent: an empty pointer
- * makes value (a reference taken over) the whole document; a value that would
- * nest the result too deep is released. Returns 1 when the document was
- * replaced, 0 when the caller goes on, or -E2BIG. */
-static int op_set_start(json_t **doc, const struct pointer *p, json_t *value, struct errbuf *err)
+/* What add and replace do first: an empty pointer makes value (a reference
+ * taken over) the whole document; a value that would nest the result too deep
+ * is released. Returns 1 when the document was replaced; 0 when the caller
+ * goes on, with *ret_parent (borrowed; NULL when the path does not resolve)
+ * and *ret_last (p's last token); or -E2BIG. */
+static int op_set_start(json_t **doc, const struct pointer *p, json_t *value, struct errbuf *err,
+			json_t **ret_parent, const char **ret_last)
 {
 	if (p->n == 0) {
 		json_decref(*doc);
@@ -145,6 +147,8 @@ static int op_set_start(json_t **doc, const struct pointer *p, json_t *value, st
 		return errbuf_set(err, -E2BIG, "result nested deeper than %d levels",
 				  PATCH_MAX_OBJECT_DEPTH);
 	}
+	*ret_parent = resolve(*doc, p, p->n - 1);
+	*ret_last = p->tokens[p->n - 1];
 	return 0;
 }
 
@@ -156,11 +160,9 @@ static int op_add(json_t **doc, const struct pointer *p, json_t *value, struct e
 	size_t idx;
 	int r;
 
-	r = op_set_start(doc, p, value, err);
+	r = op_set_start(doc, p, value, err, &parent, &last);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	parent = resolve(*doc, p, p->n - 1);
-	last = p->tokens[p->n - 1];
 	if (json_is_object(parent)) {
 		json_object_set_new(parent, last, value);
 		return 0;
@@ -222,11 +224,9 @@ static int op_replace(json_t **doc, const struct pointer *p, json_t *value, stru
 	size_t idx;
 	int r;
 
-	r = op_set_start(doc, p, value, err);
+	r = op_set_start(doc, p, value, err, &parent, &last);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	parent = resolve(*doc, p, p->n - 1);
-	last = p->tokens[p->n - 1];
 	if (json_is_object(parent) && json_object_get(parent, last)) {
 		json_object_set_new(parent, last, value);
 		return 0;

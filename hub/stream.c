@@ -4,8 +4,9 @@
  * cloudevents.json on the hub's port. At the upgrade the client certificate
  * alone says which cluster speaks (hub_cluster_cert_check: CN form, serial
  * not revoked, cluster registered and accepted); anything else is refused
- * with 401 before a websocket exists, and past the connection cap httpd_ws
- * answers 503 with Retry-After.
+ * with 401 before a websocket exists; past the connection cap httpd_ws
+ * answers 503 with Retry-After, past STREAM_CLUSTER_CONNS_MAX connections of
+ * one cluster the stream answers 429.
  *
  * Events: messages are decoded by proto/ and handled in a uv_check handler
  * at the end of the loop turn that brought them, so the store writes they
@@ -560,6 +561,21 @@ static int ws_open(void *data, struct httpd_ws_conn *wc, const struct httpd_ws_p
 		snprintf(why, sizeof(why), "%s", err.msg);
 		*ret_msg = why;
 		return 401;
+	}
+	{
+		struct stream_cluster *cl = stream_cluster_find(s, id.cluster);
+		unsigned n = 0;
+
+		for (struct stream_conn *o = cl ? cl->conns : NULL; o; o = o->cnext)
+			n++;
+		if (n >= STREAM_CLUSTER_CONNS_MAX) {
+			s->m.refused++;
+			snprintf(why, sizeof(why), "cluster %s already has %u open connections; retry later",
+				 id.cluster, n);
+			log_warn("stream: refusing %s: %s", peer->addr, why);
+			*ret_msg = why;
+			return 429;
+		}
 	}
 	c = xnew(struct stream_conn);
 	c->s = s;

@@ -34,6 +34,8 @@
 #define STREAM_QUEUE_BYTES_DEFAULT ((size_t)4 << 20)
 #define STREAM_QUEUE_BYTES_MIN ((size_t)(1 << 20) + (64 << 10)) /* one largest event and some */
 #define STREAM_QUEUE_MSGS 20000          /* events queued per connection */
+#define STREAM_CLUSTER_CONNS_MAX 16      /* open connections per cluster (one leader, and
+					    reconnects overlapping a dying connection) */
 #define STREAM_TICK_MS 1000              /* heartbeats, dead peers, stuck queues */
 #define STREAM_DEAD_FACTOR 3             /* no event for 3 x heartbeat: dead peer */
 #define STREAM_OVERSIZE_CLOSE 3          /* consecutive oversize messages before 1009 */

@@ -32,7 +32,6 @@
 #include "hub_conn.h"
 #include "join.h"
 #include "kclient.h"
-#include "kclient_ops.h"
 #include "kubeconfig.h"
 #include "leader.h"
 #include "log.h"
@@ -43,7 +42,7 @@
 
 #define AGENT_TICK_MS 1000
 #define AGENT_LOAD_RETRY_MS 10000
-#define AGENT_SHUTDOWN_GRACE_MS 5000
+#define AGENT_SHUTDOWN_GRACE_MS 10000
 #define AGENT_JOIN_RETRY_BASE_MS 5000
 #define AGENT_RENEW_RETRY_BASE_MS 60000
 #define AGENT_RENEW_RETRY_MAX_MS 3600000
@@ -77,7 +76,7 @@ struct agent {
 	uv_signal_t sigterm, sigint;
 	int exit_code;
 	bool stopping;
-	bool leading;
+	bool releasing;                    /* leader_stop is releasing the Lease */
 
 	enum agent_phase phase;
 	uint64_t retry_at_ms;              /* AG_WAIT: when to try again */
@@ -119,6 +118,8 @@ struct agent {
 	uint64_t renew_retry_at_ms;
 	struct backoff renew_bo;
 	struct agent_cred *renewed_cred;   /* owned: being saved */
+	struct join *rejoin;               /* owned: registering again while active */
+	uint64_t rejoin_retry_at_ms;
 };
 
 static void activate_step(struct agent *ag);
@@ -289,11 +290,8 @@ static void on_status(void *ud, const struct work_status_report *rep)
 	if (r < 0)
 		return;
 	if (ag->up) {
-		struct outbox_entry *e = outbox_first(ag->outbox);
+		struct outbox_entry *e = outbox_last(ag->outbox);
 
-		/* The new entry is the newest: the tail. */
-		while (e && e->next)
-			e = e->next;
 		if (e && e->seq == seq)
 			send_outbox_entry(ag, e);
 	}
@@ -386,13 +384,13 @@ static void on_renewed_saved(void *ud, int r, const char *msg)
 	if (!c)
 		return;
 	if (r < 0) {
-		log_error("agent: cannot store the renewed certificate in %s: %s (keeping the old "
-			  "one; will renew again)", agent_store_describe(ag->store), msg);
+		log_error("agent: cannot store the new certificate in %s: %s (keeping the old "
+			  "one; will try again)", agent_store_describe(ag->store), msg);
 		agent_cred_free(c);
 		renew_retry_later(ag);
 		return;
 	}
-	log_info("agent: renewed certificate stored (valid until %lld); reconnecting with it",
+	log_info("agent: new certificate stored (valid until %lld); reconnecting with it",
 		 (long long)c->not_after);
 	backoff_reset(&ag->renew_bo);
 	adopt_cred(ag, c);
@@ -749,6 +747,7 @@ static void on_joined(void *ud, int r, struct agent_cred *cred, const char *msg)
 	json_t *values;
 
 	/* Freed from the tick: we are inside its callback. */
+	join_free(ag->join_done);
 	ag->join_done = ag->join;
 	ag->join = NULL;
 	if (ag->phase != AG_JOINING) {
@@ -891,7 +890,8 @@ static void activate(struct agent *ag)
 {
 	if (ag->phase != AG_STANDBY || ag->stopping)
 		return;
-	log_info("agent: %s: taking over", ag->identity);
+	if (!ag->opts->one_shot_join)
+		log_info("agent: %s: taking over", ag->identity);
 	activate_step(ag);
 }
 
@@ -901,7 +901,8 @@ static void deactivate(struct agent *ag)
 {
 	if (ag->phase == AG_STANDBY)
 		return;
-	log_info("agent: %s: standing down", ag->identity);
+	if (!ag->opts->one_shot_join)
+		log_info("agent: %s: standing down", ag->identity);
 	if (ag->hc) {
 		hub_conn_stop(ag->hc, HUB_CONN_CLOSE_NORMAL);
 		hub_conn_free(ag->hc_dead);
@@ -920,6 +921,11 @@ static void deactivate(struct agent *ag)
 		join_free(ag->join_done);
 		ag->join_done = ag->join;
 		ag->join = NULL;
+	}
+	if (ag->rejoin) {
+		join_free(ag->join_done);
+		ag->join_done = ag->rejoin;
+		ag->rejoin = NULL;
 	}
 	if (ag->mc_call) {
 		kclient_cancel(ag->mc_call);
@@ -942,7 +948,6 @@ static void on_started_leading(void *ud)
 {
 	struct agent *ag = ud;
 
-	ag->leading = true;
 	log_info("agent: %s is the leader", ag->identity);
 	activate(ag);
 }
@@ -951,7 +956,6 @@ static void on_stopped_leading(void *ud)
 {
 	struct agent *ag = ud;
 
-	ag->leading = false;
 	log_info("agent: %s is no longer the leader", ag->identity);
 	deactivate(ag);
 }
@@ -962,6 +966,65 @@ static void on_new_leader(void *ud, const char *identity)
 
 	if (identity && *identity && strcmp(identity, ag->identity) != 0)
 		log_info("agent: the leader is %s; standing by", identity);
+}
+
+/* Registering again (the hub refuses our certificate) ------------------------ */
+
+static void on_rejoined(void *ud, int r, struct agent_cred *cred, const char *msg)
+{
+	struct agent *ag = ud;
+	struct errbuf err = { "" };
+	json_t *values;
+
+	/* Freed from the tick: we are inside its callback. */
+	join_free(ag->join_done);
+	ag->join_done = ag->rejoin;
+	ag->rejoin = NULL;
+	if (r < 0 || ag->phase != AG_ACTIVE || ag->renewed_cred) {
+		if (r < 0)
+			log_error("agent: registering again failed: %s", msg);
+		agent_cred_free(cred);
+		ag->rejoin_retry_at_ms = now_ms(ag) + backoff_next(&ag->join_bo);
+		return;
+	}
+	log_info("agent: %s", msg);
+	backoff_reset(&ag->join_bo);
+	/* Stored, then used exactly as a renewed certificate. */
+	values = agent_cred_to_values(cred);
+	if (agent_store_save(ag->store, AGENT_CRED_OBJECT, values, on_renewed_saved, ag, &err) < 0) {
+		log_error("agent: cannot store the new credential: %s", err.msg);
+		agent_cred_free(cred);
+	} else {
+		ag->renewed_cred = cred;
+	}
+	json_decref(values);
+}
+
+static void maybe_rejoin(struct agent *ag)
+{
+	const struct agent_options *o = ag->opts;
+	struct join_options jo = { .hub_url = o->hub_url, .token = o->token, .ca_hash = o->ca_hash,
+				   .insecure_skip_ca = o->insecure_skip_ca,
+				   .cluster_name = ag->cred->cluster_name,
+				   .agent_name = ag->cred->agent_name, .labels = o->labels,
+				   .claims = NULL };
+	struct hub_conn_stats hs;
+	struct errbuf err = { "" };
+
+	if (ag->rejoin || ag->renewed_cred || !ag->hc || !can_join(ag) ||
+	    now_ms(ag) < ag->rejoin_retry_at_ms)
+		return;
+	hub_conn_get_stats(ag->hc, &hs);
+	if (hs.refusals < AGENT_REJOIN_AFTER_REFUSALS)
+		return;
+	log_warn("agent: the hub refused our certificate %u times in a row (denied, or it no longer "
+		 "knows us): registering again with the bootstrap token; the works stay applied",
+		 hs.refusals);
+	if (join_start(&ag->loop, &jo, on_join_progress, on_rejoined, ag, &err, &ag->rejoin) < 0) {
+		log_error("agent: cannot register again: %s", err.msg);
+		ag->rejoin = NULL;
+		ag->rejoin_retry_at_ms = now_ms(ag) + AGENT_JOIN_RETRY_MAX_MS;
+	}
 }
 
 /* The tick ---------------------------------------------------------------------- */
@@ -988,6 +1051,8 @@ static void tick(uv_timer_t *t)
 		activate_step(ag);
 	if (ag->outbox)
 		outbox_save(ag);
+	if (ag->phase == AG_ACTIVE && !ag->up)
+		maybe_rejoin(ag);
 	if (ag->phase != AG_ACTIVE || !ag->up)
 		return;
 	for (struct outbox_entry *e = outbox_first(ag->outbox); e; e = e->next)
@@ -1037,6 +1102,7 @@ static void final_teardown(struct agent *ag)
 	ag->engine = work_engine_free(ag->engine);
 	ag->join_done = join_free(ag->join_done);
 	ag->join = join_free(ag->join);
+	ag->rejoin = join_free(ag->rejoin);
 	claims_cancel(ag->claims_probe);
 	ag->claims_probe = NULL;
 	kclient_cancel(ag->mc_call);
@@ -1054,8 +1120,10 @@ static void shutdown_poll(uv_timer_t *t)
 	struct agent *ag = t->data;
 	bool late = now_ms(ag) >= ag->retry_at_ms;
 
-	/* Let the final save of the unacknowledged status finish (bounded by
-	 * the grace period; a save still running then is abandoned). */
+	/* Wait for the Lease release and the final save of the unacknowledged
+	 * status, both bounded by the grace period (then abandoned). */
+	if (!late && ag->releasing)
+		return;
 	if (!late && ag->outbox && ag->store) {
 		if (ag->outbox_saving)
 			return;
@@ -1064,6 +1132,10 @@ static void shutdown_poll(uv_timer_t *t)
 			return;
 		}
 	}
+	if (late)
+		log_warn("agent: stopping without %s after %d ms",
+			 ag->releasing ? "releasing the Lease" : "saving the pending status",
+			 AGENT_SHUTDOWN_GRACE_MS);
 	final_teardown(ag);
 }
 
@@ -1071,8 +1143,8 @@ static void on_leader_released(void *ud)
 {
 	struct agent *ag = ud;
 
+	ag->releasing = false;
 	log_info("agent: lease released");
-	uv_timer_start(&ag->shutdown_timer, shutdown_poll, 0, 50);
 }
 
 static void agent_stop(struct agent *ag, int code)
@@ -1085,8 +1157,8 @@ static void agent_stop(struct agent *ag, int code)
 	/* retry_at_ms doubles as the shutdown deadline from here on. */
 	ag->retry_at_ms = now_ms(ag) + AGENT_SHUTDOWN_GRACE_MS;
 	if (ag->leader && leader_is_leader(ag->leader)) {
+		ag->releasing = true;
 		leader_stop(ag->leader, on_leader_released, ag);
-		return;
 	}
 	uv_timer_start(&ag->shutdown_timer, shutdown_poll, 0, 50);
 }
@@ -1274,7 +1346,6 @@ int agent_main(const struct agent_options *opts)
 			 opts->lease_name ? opts->lease_name : AGENT_DEFAULT_LEASE_NAME);
 		leader_start(ag->leader);
 	} else {
-		ag->leading = true;
 		activate(ag);
 	}
 	uv_run(&ag->loop, UV_RUN_DEFAULT);

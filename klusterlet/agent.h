@@ -18,6 +18,11 @@
  *     5. spec events go to the engine, its status reports become status
  *        events with growing sequence ids, kept (and persisted) until the hub
  *        acknowledges them; they are retransmitted after 30 s without ack.
+ *   A hub that keeps refusing the certificate (close 1008, HTTP 401/403:
+ *   the cluster was denied, or the hub lost it) gets a new registration
+ *   when the bootstrap options are there, as OCM's agent bootstraps again:
+ *   the engine keeps applying meanwhile, and the new credential is used
+ *   once an administrator accepts the cluster again.
  *   active --(leadership lost)--> standby: the connection is closed (1000)
  *     and the engine stopped; another replica takes over.
  *   SIGTERM/SIGINT: the same, then the Lease is released and the process
@@ -38,6 +43,7 @@
 #define AGENT_DEFAULT_RETRANSMIT_MS 30000
 #define AGENT_RENEW_TIMEOUT_MS 60000
 #define AGENT_JOIN_RETRY_MAX_MS 300000
+#define AGENT_REJOIN_AFTER_REFUSALS 3   /* the hub refused our certificate this often in a row */
 
 struct agent_options {
 	/* Bootstrap (join): all strings borrowed for the call. */

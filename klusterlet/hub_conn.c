@@ -18,7 +18,15 @@
  * - Writes only from CLIENT_WRITEABLE, one queued message per callback,
  *   each its own buffer with LWS_PRE headroom (lws_write masks the payload
  *   in place on a client: a buffer is never written twice). Closing from
- *   our side is also done from WRITEABLE (lws_close_reason, return -1).
+ *   our side is also done from WRITEABLE, after what is queued: the close
+ *   frame is written by hand (opcode 4), because lws 4.1.6 calls
+ *   CLIENT_CLOSED and kills the wsi before sending the frame of
+ *   lws_close_reason() when a client callback returns -1; the hub's
+ *   answering close, or a one-second timeout, then ends the connection.
+ * - Contexts: lws 4.1.6 closes a context's /dev/urandom descriptor in both
+ *   stages of a destroy on a foreign loop, so a context created between the
+ *   stages may lose its random source; no attempt starts while an old
+ *   context is being destroyed (a few milliseconds).
  * - Reads: fragments are appended to a capped buffer until the final
  *   fragment of the message (lws_is_final_fragment and no remaining
  *   payload); rx_buffer_size is above a TLS record (see httpd.c "TLS reads").
@@ -287,6 +295,7 @@ static void on_hello(struct hub_conn *hc, const struct proto_event *ev)
 	backoff_reset(&hc->bo);
 	hc->last_hb_ms = uv_now(hc->loop);
 	hc->stats.ups++;
+	hc->stats.refusals = 0;
 	log_info("hub connection: up to %s (protocol %u.%u, heartbeat %us)", hc->url, major, nminor,
 		 hc->hb_s);
 	if (hc->cb.up)
@@ -440,11 +449,23 @@ static int hc_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
 		char why[HC_WHY_MAX];
+		unsigned status = wsi ? lws_http_client_http_response(wsi) : 0;
+		int code = 1006;
 
-		snprintf(why, sizeof(why), "%s", in ? (const char *)in : "connection failed");
+		if (status == 401 || status == 403) {
+			/* Refused before the upgrade: a denied, revoked or unknown
+			 * certificate; retry as after a 1008 (longer cap). */
+			code = HUB_CONN_CLOSE_POLICY;
+			snprintf(why, sizeof(why), "the hub refused the upgrade with HTTP %u (is the "
+				 "cluster denied, or its certificate revoked?)", status);
+		} else if (status && status != 101) {
+			snprintf(why, sizeof(why), "the hub answered the upgrade with HTTP %u", status);
+		} else {
+			snprintf(why, sizeof(why), "%s", in ? (const char *)in : "connection failed");
+		}
 		if (att) {
 			att->wsi = NULL;
-			attempt_end(att, 1006, why);
+			attempt_end(att, code, why);
 		}
 		return 0;
 	}
@@ -681,8 +702,10 @@ static void attempt_end(struct hub_attempt *att, int code, const char *why)
 	queue_clear(hc);
 	buf_reset(&hc->rx);
 	hc->stats.last_close_code = code;
-	if (code == HUB_CONN_CLOSE_POLICY)
+	if (code == HUB_CONN_CLOSE_POLICY) {
 		hc->denied = true;
+		hc->stats.refusals++;
+	}
 	if (was_up)
 		log_warn("hub connection: down: %s", why);
 	else

@@ -139,6 +139,8 @@ struct hub_conn_stats {
 	int64_t last_rx_us;        /* wall clock of the last event received; 0: none */
 	uint64_t next_retry_ms;    /* the last backoff delay chosen */
 	int last_close_code;
+	unsigned refusals;         /* attempts in a row that ended with 1008 or an HTTP 401/403
+				      (denied, revoked, unknown certificate); 0 after a hello */
 };
 void hub_conn_get_stats(const struct hub_conn *hc, struct hub_conn_stats *ret_stats);
 

@@ -157,6 +157,11 @@ struct outbox_entry *outbox_first(struct outbox *ob)
 	return ob->head;
 }
 
+struct outbox_entry *outbox_last(struct outbox *ob)
+{
+	return ob->tail;
+}
+
 void outbox_mark_unsent(struct outbox *ob)
 {
 	for (struct outbox_entry *e = ob->head; e; e = e->next)

@@ -69,6 +69,9 @@ int outbox_ack(struct outbox *ob, const char *resourceid, uint64_t seq);
  * Borrowed; valid until the next change of the queue. */
 struct outbox_entry *outbox_first(struct outbox *ob);
 
+/* The newest entry, or NULL. Borrowed, as outbox_first. */
+struct outbox_entry *outbox_last(struct outbox *ob);
+
 /* Mark every entry unsent (a new connection). */
 void outbox_mark_unsent(struct outbox *ob);
 

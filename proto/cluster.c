@@ -77,7 +77,6 @@ static int check_claim(struct pctx *c, const json_t *claim)
 
 int proto_check_lease(struct pctx *c, const json_t *data)
 {
-	json_t *claims;
 	int r;
 
 	if (!json_is_object(data))
@@ -85,14 +84,9 @@ int proto_check_lease(struct pctx *c, const json_t *data)
 	r = p_int(c, data, "leaseDurationSeconds", true, 1, PROTO_LEASE_SECONDS_MAX, NULL, NULL);
 	if (r < 0)
 		return r;
-	r = p_array(c, data, "clusterClaims", false, c->lim->max_list_entries, &claims);
+	r = p_list(c, data, "clusterClaims", c->lim->max_list_entries, check_claim);
 	if (r < 0)
 		return r;
-	if (claims) {
-		r = p_each(c, "clusterClaims", claims, check_claim);
-		if (r < 0)
-			return r;
-	}
 	return p_conditions(c, data, "conditions");
 }
 

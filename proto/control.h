@@ -26,7 +26,7 @@
 
 #include "errbuf.h"
 #include "event.h"
-#include "limits.h"
+#include "proto_limits.h"
 
 #define PROTO_HEARTBEAT_SECONDS_DEFAULT 10
 #define PROTO_HEARTBEAT_SECONDS_MAX 300

@@ -49,7 +49,7 @@
 #include <jansson.h>
 
 #include "errbuf.h"
-#include "limits.h"
+#include "proto_limits.h"
 
 /* OCM's names: the CloudEvents data type prefix of ManifestWork events. */
 #define PROTO_MANIFESTBUNDLES "io.open-cluster-management.works.v1alpha1.manifestbundles"

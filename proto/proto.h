@@ -15,7 +15,7 @@
 #include "cluster.h"
 #include "control.h"
 #include "event.h"
-#include "limits.h"
+#include "proto_limits.h"
 #include "resync.h"
 #include "spec.h"
 #include "status.h"

@@ -19,7 +19,7 @@
 #include <jansson.h>
 
 #include "errbuf.h"
-#include "limits.h"
+#include "proto_limits.h"
 
 #define PCTX_PATH_MAX 384
 
@@ -80,6 +80,13 @@ typedef int (*p_check_fn)(struct pctx *c, const json_t *v);
  * an object fails ("must be an object") before check sees it. Stops at the
  * first failure and returns it; 0 when all pass. */
 int p_each(struct pctx *c, const char *key, const json_t *list, p_check_fn check);
+/* The optional array obj[key] of at most max entries, each an object passed
+ * to check (p_array, then p_each). 0 when absent. */
+int p_list(struct pctx *c, const json_t *obj, const char *key, size_t max, p_check_fn check);
+/* Enter obj[key] for a nested check: it must be an object if present (and be
+ * present when required); check sees it with the path extended by key. 0 when
+ * absent and optional. */
+int p_nested(struct pctx *c, const json_t *obj, const char *key, bool required, p_check_fn check);
 
 /* Validate a whole payload from outside: a fresh context with paths starting
  * at "data", p_check_tree, then check. Returns 0 or check's negative code with

@@ -22,7 +22,7 @@
 
 #include "errbuf.h"
 #include "event.h"
-#include "limits.h"
+#include "proto_limits.h"
 
 struct proto_resource_version {
 	char resourceid[PROTO_UUID_LEN + 1];

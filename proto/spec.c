@@ -20,23 +20,6 @@
 #define SPEC_CEL_MAX 10240
 #define SPEC_FIELD_MANAGER_MAX 128
 
-/* Enter obj[key] for a nested check (obj[key] must be an object if present). */
-static int nested(struct pctx *c, const json_t *obj, const char *key, bool required,
-		  int (*check)(struct pctx *c, const json_t *o))
-{
-	json_t *o;
-	size_t mark;
-	int r;
-
-	r = p_object(c, obj, key, required, &o);
-	if (r < 0 || !o)
-		return r;
-	mark = pctx_key(c, key);
-	r = check(c, o);
-	pctx_pop(c, mark);
-	return r;
-}
-
 static int check_manifest(struct pctx *c, const json_t *m)
 {
 	const char *s;
@@ -81,13 +64,7 @@ static int check_resource_identifier(struct pctx *c, const json_t *o)
 
 static int check_selectively_orphans(struct pctx *c, const json_t *o)
 {
-	json_t *rules;
-	int r;
-
-	r = p_array(c, o, "orphaningRules", false, c->lim->max_manifests, &rules);
-	if (r < 0 || !rules)
-		return r;
-	return p_each(c, "orphaningRules", rules, check_resource_identifier);
+	return p_list(c, o, "orphaningRules", c->lim->max_manifests, check_resource_identifier);
 }
 
 static int check_delete_option(struct pctx *c, const json_t *o)
@@ -99,7 +76,7 @@ static int check_delete_option(struct pctx *c, const json_t *o)
 	r = p_enum(c, o, "propagationPolicy", false, policies, &s);
 	if (r < 0)
 		return r;
-	r = nested(c, o, "selectivelyOrphans", false, check_selectively_orphans);
+	r = p_nested(c, o, "selectivelyOrphans", false, check_selectively_orphans);
 	if (r < 0)
 		return r;
 	return p_int(c, o, "ttlSecondsAfterFinished", false, 0, INT64_MAX, NULL, NULL);
@@ -180,7 +157,6 @@ static int check_ignore_field(struct pctx *c, const json_t *o)
 
 static int check_server_side_apply(struct pctx *c, const json_t *o)
 {
-	json_t *fields;
 	const char *s;
 	int r;
 
@@ -190,10 +166,7 @@ static int check_server_side_apply(struct pctx *c, const json_t *o)
 	r = p_string(c, o, "fieldManager", false, false, SPEC_FIELD_MANAGER_MAX, &s);
 	if (r < 0)
 		return r;
-	r = p_array(c, o, "ignoreFields", false, c->lim->max_list_entries, &fields);
-	if (r < 0 || !fields)
-		return r;
-	return p_each(c, "ignoreFields", fields, check_ignore_field);
+	return p_list(c, o, "ignoreFields", c->lim->max_list_entries, check_ignore_field);
 }
 
 static int check_update_strategy(struct pctx *c, const json_t *o)
@@ -205,7 +178,7 @@ static int check_update_strategy(struct pctx *c, const json_t *o)
 	r = p_enum(c, o, "type", true, types, &s);
 	if (r < 0)
 		return r;
-	return nested(c, o, "serverSideApply", false, check_server_side_apply);
+	return p_nested(c, o, "serverSideApply", false, check_server_side_apply);
 }
 
 static int check_condition_rule(struct pctx *c, const json_t *o)
@@ -231,24 +204,19 @@ static int check_condition_rule(struct pctx *c, const json_t *o)
 static int check_manifest_config(struct pctx *c, const json_t *o)
 {
 	static const char *const scrape[] = { "Poll", "Watch", NULL };
-	json_t *list;
 	const char *s;
 	int r;
 
-	r = nested(c, o, "resourceIdentifier", true, check_resource_identifier);
+	r = p_nested(c, o, "resourceIdentifier", true, check_resource_identifier);
 	if (r < 0)
 		return r;
-	r = p_array(c, o, "feedbackRules", false, c->lim->max_list_entries, &list);
-	if (r == 0 && list)
-		r = p_each(c, "feedbackRules", list, check_feedback_rule);
+	r = p_list(c, o, "feedbackRules", c->lim->max_list_entries, check_feedback_rule);
 	if (r < 0)
 		return r;
-	r = nested(c, o, "updateStrategy", false, check_update_strategy);
+	r = p_nested(c, o, "updateStrategy", false, check_update_strategy);
 	if (r < 0)
 		return r;
-	r = p_array(c, o, "conditionRules", false, c->lim->max_list_entries, &list);
-	if (r == 0 && list)
-		r = p_each(c, "conditionRules", list, check_condition_rule);
+	r = p_list(c, o, "conditionRules", c->lim->max_list_entries, check_condition_rule);
 	if (r < 0)
 		return r;
 	return p_enum(c, o, "feedbackScrapeType", false, scrape, &s);
@@ -274,12 +242,12 @@ static int check_subject(struct pctx *c, const json_t *o)
 	r = p_enum(c, o, "type", true, types, &s);
 	if (r < 0)
 		return r;
-	return nested(c, o, "serviceAccount", true, check_service_account);
+	return p_nested(c, o, "serviceAccount", true, check_service_account);
 }
 
 static int check_executor(struct pctx *c, const json_t *o)
 {
-	return nested(c, o, "subject", true, check_subject);
+	return p_nested(c, o, "subject", true, check_subject);
 }
 
 /* The manifests: each checked, then their total compact size capped. */
@@ -315,15 +283,13 @@ int proto_check_bundle(struct pctx *c, const json_t *data)
 	r = check_manifests(c, list);
 	if (r < 0)
 		return r;
-	r = nested(c, data, "deleteOption", false, check_delete_option);
+	r = p_nested(c, data, "deleteOption", false, check_delete_option);
 	if (r < 0)
 		return r;
-	r = p_array(c, data, "manifestConfigs", false, c->lim->max_manifests, &list);
-	if (r == 0 && list)
-		r = p_each(c, "manifestConfigs", list, check_manifest_config);
+	r = p_list(c, data, "manifestConfigs", c->lim->max_manifests, check_manifest_config);
 	if (r < 0)
 		return r;
-	return nested(c, data, "executor", false, check_executor);
+	return p_nested(c, data, "executor", false, check_executor);
 }
 
 int proto_bundle_check(const json_t *bundle, const struct proto_limits *lim, struct errbuf *err)

@@ -35,7 +35,7 @@
 
 #include "errbuf.h"
 #include "event.h"
-#include "limits.h"
+#include "proto_limits.h"
 
 /* A ManifestBundle from a ManifestWork's spec (workload.manifests,
  * deleteOption, manifestConfigs, executor). The members are new references to

@@ -55,20 +55,12 @@ static int check_field_value(struct pctx *c, const json_t *fv)
 static int check_feedback_value(struct pctx *c, const json_t *v)
 {
 	const char *s;
-	json_t *fv;
-	size_t mark;
 	int r;
 
 	r = p_string(c, v, "name", true, false, c->lim->max_name_bytes, &s);
 	if (r < 0)
 		return r;
-	r = p_object(c, v, "fieldValue", true, &fv);
-	if (r < 0)
-		return r;
-	mark = pctx_key(c, "fieldValue");
-	r = check_field_value(c, fv);
-	pctx_pop(c, mark);
-	return r;
+	return p_nested(c, v, "fieldValue", true, check_field_value);
 }
 
 static int check_resource_meta(struct pctx *c, const json_t *m)
@@ -83,39 +75,31 @@ static int check_resource_meta(struct pctx *c, const json_t *m)
 	return r;
 }
 
+static int check_status_feedback(struct pctx *c, const json_t *feedback)
+{
+	return p_list(c, feedback, "values", c->lim->max_feedback_values, check_feedback_value);
+}
+
 static int check_manifest_condition(struct pctx *c, const json_t *mc)
 {
-	json_t *meta, *feedback, *values;
-	size_t mark;
 	int r;
 
-	r = p_object(c, mc, "resourceMeta", true, &meta);
+	r = p_nested(c, mc, "resourceMeta", true, check_resource_meta);
 	if (r < 0)
 		return r;
-	mark = pctx_key(c, "resourceMeta");
-	r = check_resource_meta(c, meta);
-	pctx_pop(c, mark);
+	r = p_nested(c, mc, "statusFeedback", false, check_status_feedback);
 	if (r < 0)
 		return r;
-	r = p_object(c, mc, "statusFeedback", false, &feedback);
-	if (r < 0)
-		return r;
-	if (feedback) {
-		mark = pctx_key(c, "statusFeedback");
-		r = p_array(c, feedback, "values", false, c->lim->max_feedback_values, &values);
-		if (r == 0 && values)
-			r = p_each(c, "values", values, check_feedback_value);
-		pctx_pop(c, mark);
-		if (r < 0)
-			return r;
-	}
 	return p_conditions(c, mc, "conditions");
+}
+
+static int check_resource_status(struct pctx *c, const json_t *rs)
+{
+	return p_list(c, rs, "manifests", c->lim->max_manifests, check_manifest_condition);
 }
 
 int proto_check_status(struct pctx *c, const json_t *data)
 {
-	json_t *rs, *list;
-	size_t mark;
 	int r;
 
 	if (!json_is_object(data))
@@ -123,15 +107,7 @@ int proto_check_status(struct pctx *c, const json_t *data)
 	r = p_conditions(c, data, "conditions");
 	if (r < 0)
 		return r;
-	r = p_object(c, data, "resourceStatus", false, &rs);
-	if (r < 0 || !rs)
-		return r;
-	mark = pctx_key(c, "resourceStatus");
-	r = p_array(c, rs, "manifests", false, c->lim->max_manifests, &list);
-	if (r == 0 && list)
-		r = p_each(c, "manifests", list, check_manifest_condition);
-	pctx_pop(c, mark);
-	return r;
+	return p_nested(c, data, "resourceStatus", false, check_resource_status);
 }
 
 int proto_status_check(const json_t *status, const struct proto_limits *lim, struct errbuf *err)

@@ -43,7 +43,7 @@
 
 #include "errbuf.h"
 #include "event.h"
-#include "limits.h"
+#include "proto_limits.h"
 
 /* Check a ManifestBundleStatus exactly as decoding a status event does
  * (paths start at "data"). Returns 0, -EINVAL or -E2BIG. */

@@ -309,13 +309,7 @@ static int p_condition(struct pctx *c, const json_t *cond)
 
 int p_conditions(struct pctx *c, const json_t *obj, const char *key)
 {
-	json_t *list;
-	int r;
-
-	r = p_array(c, obj, key, false, c->lim->max_conditions, &list);
-	if (r < 0 || !list)
-		return r;
-	return p_each(c, key, list, p_condition);
+	return p_list(c, obj, key, c->lim->max_conditions, p_condition);
 }
 
 int p_each(struct pctx *c, const char *key, const json_t *list, p_check_fn check)
@@ -336,6 +330,32 @@ int p_each(struct pctx *c, const char *key, const json_t *list, p_check_fn check
 			return r;
 	}
 	return 0;
+}
+
+int p_list(struct pctx *c, const json_t *obj, const char *key, size_t max, p_check_fn check)
+{
+	json_t *list;
+	int r;
+
+	r = p_array(c, obj, key, false, max, &list);
+	if (r < 0 || !list)
+		return r;
+	return p_each(c, key, list, check);
+}
+
+int p_nested(struct pctx *c, const json_t *obj, const char *key, bool required, p_check_fn check)
+{
+	json_t *o;
+	size_t mark;
+	int r;
+
+	r = p_object(c, obj, key, required, &o);
+	if (r < 0 || !o)
+		return r;
+	mark = pctx_key(c, key);
+	r = check(c, o);
+	pctx_pop(c, mark);
+	return r;
 }
 
 int p_check_payload(const json_t *data, const struct proto_limits *lim, struct errbuf *err,

@@ -158,6 +158,11 @@ def spec(cluster, rid, generation, manifests, kind="create_request", name=None):
                  resourceversion=generation, metadata=meta)
 
 
+def spec_delete(cluster, rid, generation):
+    return event("%s.spec.delete_request" % MB, cluster, resourceid=rid, resourceversion=generation,
+                 deletiontimestamp=now_rfc3339())
+
+
 def status_resync_request(cluster, hashes=()):
     return event("%s.status.resync_request" % MB, cluster,
                  {"statusHashes": [{"resourceID": r, "statusHash": h} for r, h in hashes]})
@@ -245,6 +250,7 @@ class FakeHub:
         self.auto_ack = auto_ack
         self.conns = []
         self.on_event = None      # optional callback(conn, event)
+        self.refuse_status = None # answer upgrades with this HTTP status instead of 101
         self.refused = 0          # handshakes refused
         cert, key = self.ca.issue("fake-hub", server=True)
         self.tmp = __import__("tempfile").mkdtemp(prefix="fakehub-")
@@ -333,6 +339,12 @@ class FakeHub:
                     hdrs.get("upgrade", "").lower() != "websocket":
                 self.refused += 1
                 s.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                s.close()
+                return
+            if self.refuse_status:
+                self.refused += 1
+                s.sendall(b"HTTP/1.1 %d Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" %
+                          self.refuse_status)
                 s.close()
                 return
             accept = base64.b64encode(hashlib.sha1((hdrs["sec-websocket-key"] + WS_GUID).encode()).digest())

@@ -396,6 +396,71 @@ def t_run_real_hub():
     with_hub(body, serve_args=["--auto-accept"])
 
 
+def t_real_hub_deny_accept():
+    """Denied on the real hub: the connection closes (1008) and the certificate stops working; the
+    agent keeps applying, registers again with its bootstrap token, and is back once accepted."""
+    def body(h, tmp):
+        ks = Kubesim(tmp)
+        try:
+            if not stream_served(h):
+                print("SKIP: the hub has no agent stream endpoint")
+                return
+            tok = h.create_token(ttlSeconds=600)
+            hp = free_port()
+            a = Agent(tmp, join_args(h, tok, "c6", tmp("state")) +
+                      ["--kubeconfig", ks.kubeconfig, "--no-leader-elect", "--health-listen",
+                       "127.0.0.1:%d" % hp, "--reconnect-backoff-base", "200ms"])
+            wait_for(lambda: (health(hp)[1] or {}).get("connected"), 60, what="connected to the hub")
+            old = open(tmp("state", "nave-hub-credentials", "tls.crt")).read()
+            st, _ = h.request("POST", "/nave/v1/clusters/c6/deny")
+            check(st == 200, "deny %d" % st)
+            wait_for(lambda: not (health(hp)[1] or {}).get("connected", True), 20, what="disconnected")
+            wait_for(lambda: "registering again" in a.log_text(), 60, what="a new registration")
+            wait_for(lambda: "waiting for an administrator to accept cluster c6" in
+                     a.log_text().split("registering again", 1)[1], 30, what="waiting for acceptance")
+            doc = health(hp)[1]
+            check(doc["applying"] and not doc["connected"], "while denied: %s" % doc)
+            st, _ = h.request("POST", "/nave/v1/clusters/c6/accept")
+            check(st == 200, "accept %d" % st)
+            wait_for(lambda: (health(hp)[1] or {}).get("connected"), 60, what="connected again")
+            new = open(tmp("state", "nave-hub-credentials", "tls.crt")).read()
+            check(new != old, "the credential was not replaced")
+            check(a.term() == 0, "exit status")
+        finally:
+            ks.stop()
+    with_hub(body, serve_args=["--auto-accept"])
+
+
+def t_real_hub_renewal():
+    """The certificate is renewed over the real hub's stream and used for the next connection."""
+    def body(h, tmp):
+        ks = Kubesim(tmp)
+        try:
+            if not stream_served(h):
+                print("SKIP: the hub has no agent stream endpoint")
+                return
+            tok = h.create_token(ttlSeconds=600)
+            hp = free_port()
+            # The hub backdates certificates by 5 minutes and signs them for 1 h: 0.08 of the
+            # 3900 s lifetime is about 12 s after issue.
+            a = Agent(tmp, join_args(h, tok, "c7", tmp("state")) +
+                      ["--kubeconfig", ks.kubeconfig, "--no-leader-elect", "--health-listen",
+                       "127.0.0.1:%d" % hp, "--cert-renew-fraction", "0.08"])
+            wait_for(lambda: (health(hp)[1] or {}).get("connected"), 60, what="connected to the hub")
+            path = tmp("state", "nave-hub-credentials", "tls.crt")
+            old = open(path).read()
+            wait_for(lambda: open(path).read() != old, 40, what="a renewed certificate")
+            wait_for(lambda: "new certificate stored" in a.log_text(), 10, what="renewal logged")
+            wait_for(lambda: a.log_text().count("hub connection: up to") >= 2 and
+                     (health(hp)[1] or {}).get("connected"), 20, what="reconnected with the new certificate")
+            hubtest.openssl("verify", "-CAfile", h.path("ca.crt"), path)
+            check(hubtest.cert_serial(path) != "", "serial")
+            check(a.term() == 0, "exit status")
+        finally:
+            ks.stop()
+    with_hub(body, serve_args=["--auto-accept", "--client-cert-lifetime", "1h"])
+
+
 # --- the stream, against fakehub ---------------------------------------------
 
 class Stream:
@@ -493,7 +558,7 @@ def t_stream_basics():
         hb = c.wait_for("cloudevents.heartbeat", count=3, timeout=10)
         times = [t for t, e in c.events if e["type"].endswith("heartbeat")]
         gaps = [b - a_ for a_, b in zip(times, times[1:])]
-        check(all(0.5 < g < 2.0 for g in gaps), "heartbeat gaps %s" % gaps)
+        check(all(0.5 < g < 3.0 for g in gaps), "heartbeat gaps %s" % gaps)
         check(all(e["clustername"] == "c1" for e in hb), "heartbeat clustername")
         st, doc = health(hp)
         check(st == 200 and doc["leader"] and doc["connected"] and doc["applying"] and doc["lastHeartbeat"],
@@ -509,6 +574,14 @@ def t_stream_basics():
         check(conds.get("Applied") == "True", "conditions %s" % conds)
         cm = json.loads(s.ks.kubectl("get", "configmap", "cm1", "-n", "default", "-o", "json").stdout)
         check(cm["data"] == {"k": "v"}, "configmap %s" % cm)
+        # Deleted on the hub: removed from the spoke, a final status with deletiontimestamp.
+        c.send(fakehub.spec_delete("c1", RID1, 2))
+        fin = c.wait_for("status.update_request", pred=lambda e: e.get("deletiontimestamp"))[0]
+        conds = {x["type"]: x["status"] for x in fin["data"]["conditions"]}
+        check(conds.get("Deleted") == "True" and int(fin["sequenceid"]) > int(up["sequenceid"]),
+              "final status %s" % fin)
+        wait_for(lambda: s.ks.kubectl("get", "configmap", "cm1", "-n", "default", check_rc=False).returncode != 0,
+                 20, what="the configmap deleted")
         check(a.term() == 0, "exit status after SIGTERM")
         check(c.close_code == 1000, "close code %s" % c.close_code)
     with_stream(body)
@@ -520,9 +593,9 @@ def t_hello_timeout():
         s.agent()
         c = s.hub.wait_conn(1)
         c.wait_for("stream.v1.hello")
-        c.closed.wait(15)
+        c.closed.wait(20)
         dt = time.monotonic() - c.opened
-        check(c.closed.is_set() and 9 < dt < 13, "closed after %.1fs (want about 10 s)" % dt)
+        check(c.closed.is_set() and 9 < dt < 16, "closed after %.1fs (want about 10 s)" % dt)
         s.hub.auto_hello = True
         c2 = s.hub.wait_conn(2, timeout=10)
         c2.wait_for("spec.resync_request")
@@ -539,7 +612,7 @@ def t_dead_peer():
         t0 = max(t for t, e in c.events if e["type"] == "io.nave.stream.v1.hello")
         check(c.closed.wait(10), "the agent did not notice the silent hub")
         dt = time.monotonic() - t0
-        check(2.5 < dt < 5, "dead peer detected after %.1fs (want 3 x 1 s)" % dt)
+        check(2.5 < dt < 8, "dead peer detected after %.1fs (want 3 x 1 s)" % dt)
         check(c.close_code == 1001, "close code %s (want 1001)" % c.close_code)
         s.hub.auto_heartbeat = True
         c2 = s.hub.wait_conn(2, timeout=10)
@@ -706,6 +779,27 @@ def t_protocol_errors():
     with_stream(body)
 
 
+def t_denied():
+    """A hub that closes with 1008 (cluster denied) or refuses the upgrade with 403: the agent says
+    why, keeps the engine running and keeps retrying (with the longer cap)."""
+    def body(s):
+        hp = free_port()
+        a = s.agent("--health-listen", "127.0.0.1:%d" % hp)
+        c = s.hub.wait_conn(1)
+        c.wait_for("spec.resync_request")
+        s.hub.refuse_status = 403
+        c.close(1008, "cluster c1 is denied")
+        wait_for(lambda: "closed by the hub (1008: cluster c1 is denied)" in a.log_text(), 10, what="1008 logged")
+        wait_for(lambda: "refused the upgrade with HTTP 403" in a.log_text(), 15, what="403 logged")
+        st, doc = health(hp)
+        check(doc["applying"] and not doc["connected"], "health while denied: %s" % doc)
+        s.hub.refuse_status = None
+        # Accepted again: the agent comes back by itself (its cap is 5 minutes after a 1008; the
+        # test's base delay of 200 ms keeps the first retries short).
+        s.hub.wait_conn(2, timeout=30).wait_for("spec.resync_request")
+    with_stream(body)
+
+
 def t_cert_renewal():
     """A certificate near its end is renewed over the stream; the agent stores it and reconnects."""
     def body(s):
@@ -800,7 +894,7 @@ def t_leader_election():
         c2 = s.hub.wait_conn(2, timeout=15)
         dt = time.monotonic() - t0
         print("failover after kill -9: %.1fs (lease duration 4 s)" % dt)
-        check(dt < 4 + 4, "takeover took %.1fs" % dt)
+        check(dt < 4 + 6, "takeover took %.1fs" % dt)
         re = c2.wait_for("status.update_request")[0]
         check(re["sequenceid"] == pending["sequenceid"], "the new leader did not deliver the pending status")
         alive = [i for i in range(3) if i != first]
@@ -815,7 +909,7 @@ def t_leader_election():
         check(agents[second].term() == 0, "exit status")
         c3 = s.hub.wait_conn(3, timeout=10)
         dt = time.monotonic() - t0
-        check(dt < 3, "takeover after a release took %.1fs" % dt)
+        check(dt < 5, "takeover after a release took %.1fs" % dt)
         check(c2.close_code == 1000, "the stepping-down leader closed with %s" % c2.close_code)
         c3.wait_for("spec.resync_request")
         third = [i for i in alive if i != second][0]
@@ -836,6 +930,8 @@ TESTS = {
     "join_insecure_auto_accept": t_join_insecure_auto_accept,
     "join_secret": t_join_secret,
     "run_real_hub": t_run_real_hub,
+    "real_hub_deny_accept": t_real_hub_deny_accept,
+    "real_hub_renewal": t_real_hub_renewal,
     "stream_basics": t_stream_basics,
     "hello_timeout": t_hello_timeout,
     "dead_peer": t_dead_peer,
@@ -844,6 +940,7 @@ TESTS = {
     "hub_restart": t_hub_restart,
     "reconnect_backoff": t_reconnect_backoff,
     "protocol_errors": t_protocol_errors,
+    "denied": t_denied,
     "cert_renewal": t_cert_renewal,
     "leader_election": t_leader_election,
 }

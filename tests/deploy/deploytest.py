@@ -201,6 +201,10 @@ class Sim:
         m = re.match(r"https://([^:/]+):(\d+)", server)
         self.host, self.port = m.group(1), int(m.group(2))
         self.sa_dir = os.path.join(self.ic, self.cluster, "serviceaccount")
+        self.tls_crt = os.path.join(self.dir, self.cluster, "tls.crt")
+        self.tls_key = os.path.join(self.dir, self.cluster, "tls.key")
+        # What pods get as KUBERNETES_SERVICE_PORT (a test may put a proxy there).
+        self.service_port = self.port
 
     def kubectl(self, *args, input=None, check_rc=True, timeout=60):
         r = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig] + list(args), input=input,
@@ -354,7 +358,7 @@ class PodRunner:
              "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
         if self.spec.get("automountServiceAccountToken", True):
             e["KUBERNETES_SERVICE_HOST"] = self.sim.host
-            e["KUBERNETES_SERVICE_PORT"] = str(self.sim.port)
+            e["KUBERNETES_SERVICE_PORT"] = str(self.sim.service_port)
         for item in self.c.get("env", []):
             if "value" in item:
                 e[item["name"]] = expand(item["value"], e)

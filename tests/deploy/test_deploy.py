@@ -44,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import k8s_schema  # noqa: E402
+import rbac  # noqa: E402
 from deploytest import (BUILD, DEPLOY, NAVECTL, SKIP, Hub, PodRunner, RootFS, Sim, Skip, TmpDir,  # noqa: E402
                         check, deploy_files, free_port, load_yaml_docs, need_root, pod_name, wait_for)
 
@@ -474,6 +475,29 @@ def work_applied(sim, color):
                                                                         check_rc=False)
 
 
+def check_rbac(sim, audit, ns="nave-agent"):
+    """Every request the agents made is one the RBAC applied to the cluster allows."""
+    seen = audit.seen()
+    check(len(seen) > 20, "the audit proxy saw only %d requests" % len(seen))
+    authz = rbac.Authorizer(rbac.rbac_objects(sim), ns, "nave-klusterlet")
+    denied = authz.denied(seen)
+    check(not denied, "requests the klusterlet's RBAC would refuse:\n  " + "\n  ".join(sorted(set(denied))))
+    # The check can fail: what the agent must not do is refused.
+    for m, t in (("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles"),
+                 ("GET", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"),
+                 ("DELETE", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/x"),
+                 ("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"),
+                 ("PUT", "/apis/coordination.k8s.io/v1/namespaces/%s/leases/other" % ns)):
+        check(not authz.allowed(m, t), "RBAC check allows %s %s" % (m, t))
+    kinds = {}
+    for m, t in seen:
+        ri = rbac.request_info(m, t)
+        k = "%s %s" % (ri["verb"], ri.get("resource") or ri.get("path"))
+        kinds[k] = kinds.get(k, 0) + 1
+    print("agent requests, all allowed by RBAC (%d): %s" % (len(seen), ", ".join(
+        "%s x%d" % (k, n) for k, n in sorted(kinds.items()))))
+
+
 def t_daemonset():
     need_root()
     tmp = TmpDir()
@@ -483,6 +507,8 @@ def t_daemonset():
         fs = RootFS(tmp)
         hub = Hub(tmp, fs)
         sim = Sim(tmp, nodes=3)
+        audit = rbac.AuditProxy(sim.host, sim.port, sim.tls_crt, sim.tls_key)
+        sim.service_port = audit.port
         tok = json.loads(hub.navectl("token", "create", "--ttl", "1h", "--cluster-name", CLUSTER,
                                      "-o", "json").stdout)
         apply_klusterlet(sim, hub, tok)
@@ -504,10 +530,20 @@ def t_daemonset():
                 st, h = klusterlet_health(p)
                 check(st == 200 and not h["leader"], "standby %s: %d %s" % (p.name, st, h))
 
-        # Registered, not accepted yet; accepted: joined, and the leader connects.
+        # Registered, not accepted yet: the leader waits, not ready (so a
+        # rolling update stops there); accepted: joined, and it connects.
         wait_for(lambda: CLUSTER in hub.navectl("cluster", "list").stdout, 60, "the cluster to register")
         mc = hub.get_json("managedcluster", CLUSTER)
         check(not mc["spec"].get("hubAcceptsClient"), "accepted before `navectl cluster accept`")
+        st, h = klusterlet_health(leader)
+        check(st == 503 and not h.get("connected"), "leader before accept: %d %s" % (st, h))
+        # The image's HEALTHCHECK, as written, inside the tree (port mapped).
+        text = open(os.path.join(DEPLOY, "container", "Containerfile.klusterlet")).read()
+        hc = json.loads(re.search(r"HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])", text).group(1))
+        hc = [a.replace(":8081/", ":%d/" % leader.ports[8081]) for a in hc]
+        p = fs.run(hc, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out, _ = p.communicate(timeout=30)
+        check(p.returncode == 0, "klusterlet HEALTHCHECK %s: %s" % (hc, out))
         hub.navectl("cluster", "accept", CLUSTER)
 
         def joined():
@@ -555,6 +591,7 @@ def t_daemonset():
         last = [p for p in survivors if p is not new]
         wait_one_leader(last, 30)
         print("handover after SIGTERM: %.1f s" % (time.monotonic() - t0))
+        check_rbac(sim, audit)
     except AssertionError:
         for p in pods:
             sys.stderr.write("--- %s\n%s\n" % (p.name, p.log(30)))
@@ -632,6 +669,8 @@ def t_navectl_install():
         fs = RootFS(tmp)
         hub = Hub(tmp, fs)
         sim = Sim(tmp, nodes=1)
+        audit = rbac.AuditProxy(sim.host, sim.port, sim.tls_crt, sim.tls_key)
+        sim.service_port = audit.port
         r = subprocess.run([NAVECTL, "--kubeconfig", hub.kubeconfig, "install", "klusterlet", "--cluster-name",
                             CLUSTER, "--ttl", "2h"], capture_output=True, text=True, timeout=60)
         check(r.returncode == 0, "navectl install klusterlet: %s" % r.stderr)
@@ -650,6 +689,7 @@ def t_navectl_install():
         wait_for(lambda: klusterlet_health(pods[0])[1].get("connected"), 60, "the agent to connect")
         hub.navectl("apply", "-f", "-", input=WORK % {"cluster": CLUSTER, "color": "red"})
         wait_for(lambda: work_applied(sim, "red"), 60, "the work applied")
+        check_rbac(sim, audit)
 
         # A hub that cannot be reached: exit 3, nothing on stdout.
         hub.stop()

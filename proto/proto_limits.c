@@ -1,5 +1,5 @@
-/* limits.c - the default caps of the wire protocol; see limits.h. */
-#include "limits.h"
+/* proto_limits.c - the default caps of the wire protocol; see proto_limits.h. */
+#include "proto_limits.h"
 
 const struct proto_limits proto_limits_default = {
 	.max_event_bytes = 1024 * 1024,

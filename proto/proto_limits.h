@@ -1,4 +1,4 @@
-/* limits.h - the caps every decoded (and encoded) event is held to.
+/* proto_limits.h - the caps every decoded (and encoded) event is held to.
  *
  * Everything a peer sends is bounded before it is used: the event's size on
  * the wire, the number of manifests and their total size, the feedback values
