@@ -66,6 +66,14 @@
  *   polls every millisecond for handles still tagged with the context as
  *   their data (lws tags its static handles so, and closes them after the
  *   last connection) and then finishes; the struct httpd lives until then.
+ * - Hooks for the embedding server (httpd_config.on_answer, on_stream_write,
+ *   request tags): each request copies the hooks and their userdata when it
+ *   is made, so a late answer to a request whose connection is gone needs no
+ *   struct httpd; httpd_teardown clears them on requests still waiting for
+ *   an answer (nothing is called back once httpd_free ran). The observer is
+ *   called where the status is fixed: req_queue_status (httpd's own
+ *   answers, only before the handler), httpd_respond and httpd_stream_start
+ *   (only from REQ_HANDLER), so at most once per request.
  * Everything runs on the loop's thread; nothing blocks.
  */
 #include "httpd.h"
@@ -147,7 +155,9 @@ struct httpd {
 	SSL_CTX *client_ssl_ctx;     /* owned; handed to lws as provided_client_ssl_ctx (see httpd_new) */
 	struct lws_protocols protocols[HTTPD_PROTOCOLS_MAX + 1]; /* zero-terminated */
 	httpd_handler_fn handler;
-	void *userdata;              /* borrowed; given to handler */
+	void *userdata;              /* borrowed; given to handler and the hooks */
+	httpd_answer_fn on_answer;   /* NULL if none */
+	httpd_stream_write_fn on_stream_write; /* NULL if none */
 	size_t max_body;
 	size_t max_stream_queue;
 	bool client_certs;           /* client_ca_path given: identities are read */
@@ -209,6 +219,11 @@ struct httpd_req {
 	size_t max_stream_queue;
 	httpd_close_fn on_close;
 	void *on_close_data;         /* borrowed; given to on_close */
+	httpd_answer_fn on_answer;   /* copied from struct httpd (see "Hooks"); NULL if none */
+	httpd_stream_write_fn on_stream_write;
+	void *hook_data;             /* borrowed; the configuration's userdata */
+	void *tag;                   /* owned through free_tag (httpd_req_set_tag) */
+	httpd_tag_free_fn free_tag;  /* NULL: tag is borrowed */
 };
 
 /* Logging ------------------------------------------------------------------ */
@@ -268,8 +283,17 @@ static struct httpd_req *req_free(struct httpd_req *req)
 	buf_free(&req->out);
 	free(req->peer_cn);
 	free(req->peer_serial);
+	if (req->free_tag)
+		req->free_tag(req->tag);
 	free(req);
 	return NULL;
+}
+
+/* Tell the observer the status of req's answer (see "Hooks" above). */
+static void req_answered(struct httpd_req *req, int status)
+{
+	if (req->on_answer)
+		req->on_answer(req, status, req->hook_data);
 }
 
 static void req_add_header(struct httpd_req *req, char *name, char *value)
@@ -489,6 +513,7 @@ static void req_queue_status(struct httpd_req *req, int code, const char *reason
 		      "v1", "metadata", "status", "Failure", "message", message, "reason", reason,
 		      "code", code);
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	req_answered(req, code);
 	req_queue_answer(req, code, "application/json", s ? s : "{}", s ? strlen(s) : 2);
 	free(s);
 	json_decref(j);
@@ -551,8 +576,13 @@ static void conn_close(struct httpd_conn *c)
 	if (req) {
 		switch (req->state) {
 		case REQ_HANDLER:
-			/* The handler owes an answer; it is dropped when it comes. */
+			/* The handler owes an answer; it is dropped when it comes
+			 * (and, once httpd_free ran, not observed). */
 			req->conn = NULL;
+			if (c->h->freeing) {
+				req->on_answer = NULL;
+				req->on_stream_write = NULL;
+			}
 			break;
 		case REQ_STREAM:
 			req->conn = NULL;
@@ -663,6 +693,9 @@ static int on_http(struct httpd *h, struct lws *wsi, const char *uri)
 	req->conn = c;
 	req->state = REQ_NEW;
 	req->max_stream_queue = h->max_stream_queue;
+	req->on_answer = h->on_answer;
+	req->on_stream_write = h->on_stream_write;
+	req->hook_data = h->userdata;
 	c->req = req;
 	buf_init(&req->body, 0);
 	buf_init(&req->out, 0);
@@ -1206,6 +1239,8 @@ int httpd_new(uv_loop_t *loop, const struct httpd_config *cfg, struct httpd **re
 	h->loop = loop;
 	h->handler = cfg->handler;
 	h->userdata = cfg->userdata;
+	h->on_answer = cfg->on_answer;
+	h->on_stream_write = cfg->on_stream_write;
 	h->max_body = cfg->max_body ? cfg->max_body : HTTPD_DEFAULT_MAX_BODY;
 	h->max_stream_queue = cfg->max_stream_queue ? cfg->max_stream_queue
 						    : HTTPD_DEFAULT_STREAM_QUEUE;
@@ -1392,6 +1427,22 @@ bool httpd_req_connected(const struct httpd_req *req)
 	return req->conn != NULL && !req->closing;
 }
 
+void httpd_req_set_tag(struct httpd_req *req, void *tag, httpd_tag_free_fn free_tag)
+{
+	httpd_tag_free_fn old_free = req->free_tag;
+	void *old = req->tag;
+
+	req->tag = tag;
+	req->free_tag = free_tag;
+	if (old_free && old != tag)
+		old_free(old);
+}
+
+void *httpd_req_get_tag(const struct httpd_req *req)
+{
+	return req->tag;
+}
+
 /* Answers ----------------------------------------------------------------- */
 
 void httpd_respond(struct httpd_req *req, int status, const char *content_type,
@@ -1402,6 +1453,7 @@ void httpd_respond(struct httpd_req *req, int status, const char *content_type,
 			  req->path);
 		return;
 	}
+	req_answered(req, status);
 	if (!req->conn) {
 		req_free(req);
 		return;
@@ -1442,6 +1494,7 @@ int httpd_stream_start(struct httpd_req *req, int status, const char *content_ty
 	if (req->state != REQ_HANDLER)
 		return -EINVAL;
 	if (!req->conn) {
+		req_answered(req, status);
 		req_free(req);
 		return -ENOTCONN;
 	}
@@ -1456,6 +1509,7 @@ int httpd_stream_start(struct httpd_req *req, int status, const char *content_ty
 	req->state = REQ_STREAM;
 	req->on_close = on_close;
 	req->on_close_data = data;
+	req_answered(req, status);
 	lws_set_timeout(req->conn->wsi, NO_PENDING_TIMEOUT, 0);
 	lws_callback_on_writable(req->conn->wsi);
 	return 0;
@@ -1478,12 +1532,14 @@ int httpd_stream_write(struct httpd_req *req, const char *data, size_t len)
 {
 	char frame[24];
 	size_t queued, need;
-	int n;
+	int n, r;
 
 	if (req->state != REQ_STREAM || req->stream_ended)
 		return -EINVAL;
 	if (!req->conn || req->closing)
 		return -ENOTCONN;
+	if (req->on_stream_write && (r = req->on_stream_write(req, req->hook_data)) < 0)
+		return r;
 	if (len == 0)
 		return 0; /* an empty chunk would end the stream */
 	n = snprintf(frame, sizeof(frame), "%zx\r\n", len);

@@ -42,6 +42,30 @@ typedef void (*httpd_handler_fn)(struct httpd_req *req, void *userdata);
 /* Called once when a streaming response's client goes away or the server shuts
  * down; after it returns the request is gone. */
 typedef void (*httpd_close_fn)(struct httpd_req *req, void *data);
+/* The answer observer (struct httpd_config.on_answer): called exactly once per
+ * request whose status is decided, with that status and the configuration's
+ * userdata:
+ *   - from httpd_respond (also when the client has gone and the answer is
+ *     dropped), before it returns;
+ *   - from a successful httpd_stream_start, or one that fails with -ENOTCONN
+ *     (the client had gone), before it returns;
+ *   - when httpd answers by itself, before any handler ran (400, 405, 411,
+ *     413, 501 for malformed or oversized requests).
+ * Not called for connections dropped without an answer, nor for what lws
+ * answers before a request exists (505 to an h2c upgrade). req and its
+ * accessors and tag are valid during the call; the observer must not answer,
+ * stream on or free req, and must not call httpd_free. */
+typedef void (*httpd_answer_fn)(struct httpd_req *req, int status, void *userdata);
+/* The stream write hook (struct httpd_config.on_stream_write): called by
+ * httpd_stream_write on a live stream (started, not ended, client present)
+ * before the chunk is queued, with the configuration's userdata. Return 0 to
+ * let the write go on, or a negative errno: httpd_stream_write then queues
+ * nothing and returns that value (the stream stays open; ending it is the
+ * writer's business, as for -ENOBUFS). It must not answer, write to, end or
+ * free req. */
+typedef int (*httpd_stream_write_fn)(struct httpd_req *req, void *userdata);
+/* Frees a request's tag (httpd_req_set_tag). */
+typedef void (*httpd_tag_free_fn)(void *tag);
 
 struct httpd_config {
 	const char *listen_addr;    /* "127.0.0.1"; NULL means all interfaces */
@@ -54,7 +78,9 @@ struct httpd_config {
 	size_t max_stream_queue;    /* bytes queued per stream before httpd_stream_write
 				       refuses; 0 means 4 MiB */
 	httpd_handler_fn handler;
-	void *userdata;
+	void *userdata;             /* borrowed; given to handler, on_answer, on_stream_write */
+	httpd_answer_fn on_answer;  /* optional (NULL): see httpd_answer_fn */
+	httpd_stream_write_fn on_stream_write; /* optional (NULL): see httpd_stream_write_fn */
 };
 
 /* Start listening on loop. Returns 0, or -EADDRINUSE / -EINVAL / -EIO with a
@@ -95,6 +121,16 @@ const char *httpd_req_peer_addr(const struct httpd_req *req);
  * whose client has gone is accepted and dropped). */
 bool httpd_req_connected(const struct httpd_req *req);
 
+/* Attach the caller's tag to req (e.g. who made the request), for the
+ * answer observer and the stream write hook to read back. tag is owned by req
+ * from now on: free_tag (may be NULL: tag is borrowed and must outlive req)
+ * runs on it once when req goes (answer written, stream finished or closed,
+ * client gone, httpd_free) or when another tag replaces it. */
+void httpd_req_set_tag(struct httpd_req *req, void *tag, httpd_tag_free_fn free_tag);
+/* The tag set on req, or NULL. Borrowed: valid as long as req (or until it is
+ * replaced). */
+void *httpd_req_get_tag(const struct httpd_req *req);
+
 /* Answer with a whole body (copied). content_type may be NULL for none. */
 void httpd_respond(struct httpd_req *req, int status, const char *content_type,
 		   const char *body, size_t len);
@@ -109,7 +145,9 @@ int httpd_stream_start(struct httpd_req *req, int status, const char *content_ty
 		       httpd_close_fn on_close, void *data);
 /* Queue one chunk (copied) and flush it as soon as the socket allows.
  * Returns 0, or -ENOBUFS when the stream's queue is over its cap (the caller
- * should end the stream: a slow reader must not cost unbounded memory). */
+ * should end the stream: a slow reader must not cost unbounded memory), or
+ * the negative errno the configuration's on_stream_write returned (nothing
+ * queued; the caller should end the stream too). */
 int httpd_stream_write(struct httpd_req *req, const char *data, size_t len);
 /* Finish the stream after the queued chunks are written. */
 void httpd_stream_end(struct httpd_req *req);

@@ -204,7 +204,7 @@ static int jp_parse_name(struct jp_parser *p, char **ret)
 /* Append a field step named by the dotted name at p->pos. */
 static int jp_add_field(struct jp_parser *p, struct jp_step **steps, size_t *n)
 {
-	struct jp_step *st;
+	struct jp_step *st = NULL; /* set by jp_add_step on success; NULL keeps -O3 quiet */
 	int r;
 
 	r = jp_add_step(p, steps, n, &st);
@@ -353,7 +353,7 @@ static int jp_parse_filter(struct jp_parser *p, struct jp_filter *f)
 	p->pos++;
 	for (;;) {
 		char c = jp_peek(p);
-		struct jp_step *st;
+		struct jp_step *st = NULL; /* set by jp_add_step on success; NULL keeps -O3 quiet */
 
 		if (c == '.') {
 			p->pos++;
@@ -457,7 +457,7 @@ static int jp_parse_bracket(struct jp_parser *p, struct jp_step *st)
 
 static int jp_parse_steps(struct jp_parser *p, struct jsonpath *jp)
 {
-	struct jp_step *st;
+	struct jp_step *st = NULL; /* set by jp_add_step on success; NULL keeps -O3 quiet */
 	int r;
 
 	/* Leading dot optional: "a.b" is ".a.b". */

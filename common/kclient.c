@@ -1078,12 +1078,24 @@ static void kc_evaluate(struct kc_call *call)
 	json_decref(body);
 }
 
+/* Deliver what the pending calls have. Re-entrant: a callback may run the
+ * loop (a CLI waiting synchronously inside a watch callback), which dispatches
+ * again; a call whose callback is running belongs to the outer frame and is
+ * left pending for it, else the inner frame could finish and free it under
+ * the outer one. */
 static void kc_dispatch(struct kclient *kc)
 {
+	struct kc_link busy;
+
+	link_init(&busy);
 	while (!link_empty(&kc->pending)) {
 		struct kc_call *call = container_of(kc->pending.next, struct kc_call, pend);
 
 		kc_unpend(call);
+		if (call->in_callback) {
+			link_add_tail(&busy, &call->pend);
+			continue;
+		}
 		if ((call->flags & KCLIENT_REQ_STREAM) && call->stream_ok && call->resp.len > 0) {
 			bool final = call->attempt_done && call->cc == CURLE_OK;
 
@@ -1092,6 +1104,12 @@ static void kc_dispatch(struct kclient *kc)
 		}
 		if (call->attempt_done)
 			kc_evaluate(call);
+	}
+	while (!link_empty(&busy)) {
+		struct kc_call *call = container_of(busy.next, struct kc_call, pend);
+
+		link_del(&call->pend);
+		kc_pend(call);
 	}
 }
 

@@ -729,13 +729,13 @@ int kubeconfig_in_cluster(const char *sa_dir, struct errbuf *err, struct kubecon
 	cfg->ca_pem_len = len;
 	text = NULL;
 	free(path);
+	path = NULL;
 
 	if (pod_ns && pod_ns[0]) {
 		r = check_namespace(pod_ns, "in-cluster: POD_NAMESPACE", err);
 		if (r < 0)
 			goto out;
 		cfg->namespace = xstrdup(pod_ns);
-		path = NULL;
 	} else {
 		path = xasprintf("%s/namespace", sa_dir);
 		r = read_file_capped(path, KUBECONFIG_MAX_NAME, &text, &len);

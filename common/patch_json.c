@@ -155,8 +155,8 @@ static int op_set_start(json_t **doc, const struct pointer *p, json_t *value, st
 /* Add value (a reference taken over) at p. doc may be replaced. */
 static int op_add(json_t **doc, const struct pointer *p, json_t *value, struct errbuf *err)
 {
-	json_t *parent;
-	const char *last;
+	json_t *parent = NULL;
+	const char *last = NULL;
 	size_t idx;
 	int r;
 
@@ -190,7 +190,7 @@ static int op_add(json_t **doc, const struct pointer *p, json_t *value, struct e
 static int op_remove(json_t *doc, const struct pointer *p, json_t **ret_value, struct errbuf *err)
 {
 	json_t *parent, *v = NULL;
-	const char *last;
+	const char *last = NULL;
 	size_t idx;
 
 	if (p->n == 0)
@@ -219,8 +219,8 @@ static int op_remove(json_t *doc, const struct pointer *p, json_t **ret_value, s
 /* Replace the value at p (which must exist) by value (a reference taken over). */
 static int op_replace(json_t **doc, const struct pointer *p, json_t *value, struct errbuf *err)
 {
-	json_t *parent;
-	const char *last;
+	json_t *parent = NULL;
+	const char *last = NULL;
 	size_t idx;
 	int r;
 

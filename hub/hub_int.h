@@ -5,9 +5,9 @@
  * registration.c registrations, accept/deny, signing and revocation;
  * health.c leases and availability; resources.c the resource definitions and
  * admission; controller.c reactions to changes (acceptance transitions, the
- * revocation set, the cluster table); metrics.c /metrics; httpd_wrap.c what the hub sees of kapi's
- * httpd calls; config.c hub.json
- * and flag parsing; init.c `nave-hub init`. Everything runs on the loop.
+ * revocation set, the cluster table); metrics.c /metrics (serve.c feeds it
+ * the status of every answer through httpd's answer observer); config.c
+ * hub.json and flag parsing; init.c `nave-hub init`. Everything runs on the loop.
  */
 #ifndef NAVE_HUB_INT_H
 #define NAVE_HUB_INT_H
@@ -137,6 +137,8 @@ struct hub {
 	struct errbuf cur_id_err;
 	int cur_id_rc;
 	const char *cur_verb;           /* static or kapi-owned string */
+	struct httpd_req *cur_req;      /* borrowed: the request being dispatched, or NULL */
+	int cur_status;                 /* its answer's status once given (on_answer), else 0 */
 	/* clusters */
 	struct hub_cluster **ctab;      /* owned hash table of owned entries */
 	size_t ccap, cn;
@@ -241,13 +243,9 @@ int hub_check_registration(const json_t *body, struct errbuf *err);             
 int hub_check_csr(const char *pem, size_t len, const char *cluster, struct errbuf *err); /* registration.c */
 int hub_check_lease(const json_t *lease, struct errbuf *err);                   /* health.c */
 
-/* httpd_wrap.c */
-/* The status of the last answer httpd was given. */
-extern int hub_metrics_last_status;
-/* The hub being served (set by serve.c), for the stream guards. */
-extern struct hub *hub_wrap_hub;
-
 /* metrics.c */
+/* Count one answer of code to verb (lowercase method); seconds is its
+ * latency, or negative when unknown (counted, kept out of the histogram). */
 void hub_metrics_request(struct hub *h, const char *verb, int code, double seconds);
 void hub_metrics_http(struct hub *h, struct httpd_req *req);
 void hub_metrics_free(struct hub_metrics *m);

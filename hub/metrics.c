@@ -4,7 +4,9 @@
  * short lists (a few verbs times a few codes); cluster and work gauges are
  * computed at scrape time from the cluster table and the store; store
  * figures come from store_sqlite_stats. Scrapes cost O(clusters).
- * The status codes of answers come from httpd_wrap.c.
+ * The status codes of answers come from httpd's answer observer (serve.c):
+ * every answer counts, httpd's own 4xx included; those, answered before the
+ * hub saw the request, have no latency and stay out of the histograms.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,8 @@ void hub_metrics_request(struct hub *h, const char *verb, int code, double secon
 		m->reqs = r;
 	}
 	r->count++;
+	if (seconds < 0)
+		return;
 	for (l = m->lats; l; l = l->next)
 		if (!strcmp(l->verb, verb))
 			break;

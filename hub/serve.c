@@ -21,6 +21,21 @@
  * Routing: /healthz, /livez, /readyz, /metrics and /nave/v1/... are served
  * here; everything else goes to kapi, whose auth callback (auth.c) uses the
  * identity computed once per request below.
+ *
+ * What the hub sees of answers it does not write itself (kapi answers most
+ * requests and runs watch streams), through httpd's hooks:
+ *   - on_answer gives the status of every answer: the one of the request
+ *     being dispatched is kept in cur_status and counted with its latency
+ *     after the batch's COMMIT; any other (httpd's own 4xx, which never
+ *     reach the queue) is counted at once, without a latency.
+ *   - a request made by a cluster identity carries a tag (struct
+ *     hub_req_tag: the certificate's CN and serial). Before each write to a
+ *     stream so tagged, on_stream_write re-checks the certificate
+ *     (revocation set, acceptance; in-memory lookups) and refuses the write
+ *     once it no longer passes, which makes kapi end the watch: a watch a
+ *     cluster opened before it was denied or revoked delivers nothing after.
+ *     Cluster agents use the websocket stream (stream.c, which checks on its
+ *     own); their HTTP watches are rare, so a check per write costs little.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +70,13 @@ struct hub_durable {
 	hub_durable_fn fn;
 	void *data;
 	struct hub_durable *next;
+};
+
+/* httpd tag of a request made by a cluster identity (see the top comment). */
+struct hub_req_tag {
+	char cn[X509_NAME_MAX + 1];
+	char serial[X509_SERIAL_HEX_MAX + 1];
+	bool cut;                       /* a write was refused already (logged once) */
 };
 
 static void on_idle(uv_idle_t *i);
@@ -105,6 +127,51 @@ int hub_body_json(struct httpd_req *req, json_t **ret_body, struct errbuf *err)
 		return errbuf_set(err, -EBADMSG, "body: expected a JSON object");
 	}
 	*ret_body = j;
+	return 0;
+}
+
+/* httpd hooks ---------------------------------------------------------------- */
+
+/* Lowercase an HTTP method into out (the verb label of the metrics). */
+static const char *verb_of(const char *method, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; method[i] && i + 1 < outlen; i++)
+		out[i] = (char)((method[i] >= 'A' && method[i] <= 'Z') ? method[i] + 32 : method[i]);
+	out[i] = '\0';
+	return out;
+}
+
+/* httpd_answer_fn: note the status for the metrics. */
+static void on_answer(struct httpd_req *req, int status, void *userdata)
+{
+	struct hub *h = userdata;
+	char verb[16];
+
+	if (req == h->cur_req) {
+		h->cur_status = status;
+		return;
+	}
+	hub_metrics_request(h, verb_of(httpd_req_method(req), verb, sizeof(verb)), status, -1);
+}
+
+/* httpd_stream_write_fn: refuse writes to a cluster that lost its access. */
+static int on_stream_write(struct httpd_req *req, void *userdata)
+{
+	struct hub_req_tag *t = httpd_req_get_tag(req);
+	struct hub *h = userdata;
+	struct hub_identity id;
+	struct errbuf err;
+
+	if (!t)
+		return 0;
+	if (hub_cluster_cert_check(h, t->cn, t->serial, &id, &err) < 0) {
+		if (!t->cut)
+			log_info("closing a watch of %s: %s", t->cn, err.msg);
+		t->cut = true;
+		return -EACCES;
+	}
 	return 0;
 }
 
@@ -275,12 +342,8 @@ static void dispatch(struct hub *h, struct httpd_req *req)
 {
 	const char *path = httpd_req_path(req), *method = httpd_req_method(req);
 	static char method_lower[16];
-	size_t i;
 
-	for (i = 0; method[i] && i + 1 < sizeof(method_lower); i++)
-		method_lower[i] = (char)((method[i] >= 'A' && method[i] <= 'Z') ? method[i] + 32 : method[i]);
-	method_lower[i] = '\0';
-	h->cur_verb = method_lower;
+	h->cur_verb = verb_of(method, method_lower, sizeof(method_lower));
 	if (!strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz")) {
 		bool ok = path[1] != 'r' || (h->ready && !h->stopping);
 
@@ -290,6 +353,13 @@ static void dispatch(struct hub *h, struct httpd_req *req)
 	memset(&h->cur_id, 0, sizeof(h->cur_id));
 	errbuf_clear(&h->cur_id_err);
 	h->cur_id_rc = hub_authenticate(h, req, &h->cur_id, &h->cur_id_err);
+	if (h->cur_id_rc >= 0 && h->cur_id.kind == HUB_IDENT_CLUSTER) {
+		struct hub_req_tag *t = xnew(struct hub_req_tag);
+
+		snprintf(t->cn, sizeof(t->cn), "%s", h->cur_id.user);
+		snprintf(t->serial, sizeof(t->serial), "%s", h->cur_id.serial);
+		httpd_req_set_tag(req, t, free);
+	}
 	if (!strcmp(path, "/metrics")) {
 		if (h->cfg.metrics_anonymous || require(h, req, HUB_IDENT_ADMIN, "read metrics"))
 			hub_metrics_http(h, req);
@@ -323,10 +393,12 @@ static void drain(struct hub *h)
 		if (!h->q_head)
 			h->q_tail = NULL;
 		h->q_len--;
-		hub_metrics_last_status = 0;
+		h->cur_req = p->req;
+		h->cur_status = 0;
 		dispatch(h, p->req);
+		h->cur_req = NULL;
 		snprintf(done[n].verb, sizeof(done[n].verb), "%s", h->cur_verb ? h->cur_verb : "");
-		done[n].code = hub_metrics_last_status;
+		done[n].code = h->cur_status;
 		done[n].t0 = p->t0_us;
 		n++;
 		free(p);
@@ -513,7 +585,6 @@ static void hub_stop(struct hub *h)
 		return;
 	h->stopping = true;
 	log_info("stopping");
-	hub_wrap_hub = NULL;
 	if (!h->handles_init) {
 		h->kapi = kapi_server_free(h->kapi);
 		h->store = NULL;
@@ -755,6 +826,8 @@ int hub_serve_main(int argc, char **argv)
 	hc.key_path = key;
 	hc.client_ca_path = ca_crt;
 	hc.handler = on_request;
+	hc.on_answer = on_answer;
+	hc.on_stream_write = on_stream_write;
 	hc.userdata = h;
 	if ((r = stream_prepare(&err)) < 0)
 		goto fail;
@@ -773,7 +846,6 @@ int hub_serve_main(int argc, char **argv)
 	uv_signal_start(&h->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&h->sigint, on_signal, SIGINT);
 	h->ready = true;
-	hub_wrap_hub = h;
 	log_info("serving on port %d, hub URL %s, CA pin %s", port, h->cfg.hub_url, h->ca_pin);
 	printf("ready: https://%s:%d\n", *h->cfg.listen_host && strcmp(h->cfg.listen_host, "0.0.0.0")
 		       ? h->cfg.listen_host : "127.0.0.1", port);

@@ -152,7 +152,7 @@ void hub_tokens_create(struct hub *h, struct httpd_req *req)
 	char id[7], secret[17], token[24], hash[HUB_TOKEN_HASH_LEN + 1], exp[TIMEFMT_MAX], *join = NULL;
 	struct errbuf err = {""};
 	json_t *body = NULL, *obj = NULL, *descj;
-	json_int_t ttl, limit;
+	json_int_t ttl = 0, limit = 0; /* set by opt_int on success */
 	const char *desc = "";
 	int r, tries;
 

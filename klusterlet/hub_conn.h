@@ -19,8 +19,10 @@
  *    makes up for what was dropped);
  *  - reconnects forever: exponential backoff from 1 s doubling to 60 s
  *    with full jitter (a uniform draw below the envelope), 5 minutes as the
- *    cap after a close with 1008 (denied), reset by a completed hello. It
- *    never retries on a flat interval and never gives up.
+ *    cap after a close with 1008 or an upgrade refused with HTTP 401/403
+ *    (denied, revoked or unknown certificate; counted in stats.refusals),
+ *    reset by a completed hello. It never retries on a flat interval and
+ *    never gives up.
  * Everything else of the protocol (resync, status, acks, lease, renewal) is
  * the caller's (agent.c), through the callbacks.
  *

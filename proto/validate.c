@@ -257,7 +257,7 @@ int p_enum(struct pctx *c, const json_t *obj, const char *key, bool required,
 int p_time(struct pctx *c, const json_t *obj, const char *key, bool required, bool *ret_present,
 	   int64_t *ret_us)
 {
-	const char *s;
+	const char *s = NULL;
 	int64_t us;
 	int r;
 
@@ -334,7 +334,7 @@ int p_each(struct pctx *c, const char *key, const json_t *list, p_check_fn check
 
 int p_list(struct pctx *c, const json_t *obj, const char *key, size_t max, p_check_fn check)
 {
-	json_t *list;
+	json_t *list = NULL;
 	int r;
 
 	r = p_array(c, obj, key, false, max, &list);
@@ -345,7 +345,7 @@ int p_list(struct pctx *c, const json_t *obj, const char *key, size_t max, p_che
 
 int p_nested(struct pctx *c, const json_t *obj, const char *key, bool required, p_check_fn check)
 {
-	json_t *o;
+	json_t *o = NULL;
 	size_t mark;
 	int r;
 

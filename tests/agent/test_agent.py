@@ -352,7 +352,7 @@ def t_run_real_hub():
             a = Agent(tmp, join_args(h, tok, "c5", tmp("state")) +
                       ["--kubeconfig", ks.kubeconfig, "--no-leader-elect", "--health-listen",
                        "127.0.0.1:%d" % hp])
-            wait_for(lambda: os.path.exists(tmp("state", "nave-hub-credentials", "tls.crt")), 60,
+            wait_for(lambda: "credential stored in" in a.log_text(), 60,
                      what="the credential after auto-accept")
             check_state_dir(tmp("state"))
             wait_for(lambda: (health(hp, "/readyz")[1] or {}).get("applying"), 30, what="engine applying")

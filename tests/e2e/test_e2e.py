@@ -15,7 +15,6 @@ Environment: NAVE_HUB, NAVECTL, NAVE_KLUSTERLET, NAVE_KUBESIM, NAVE_DEMO
 """
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -117,17 +116,21 @@ class Proc:
         self.proc.wait()
 
     def stop(self, timeout=20):
-        """SIGTERM; True when it exited by itself within timeout."""
+        """SIGTERM; None when it stopped cleanly (or had already been stopped by the test),
+        else what went wrong: no exit within timeout, a non-zero exit status (under ASan:
+        a leak), or a sanitizer report in its log."""
         if not self.alive():
-            return True
+            return None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout)
-            return True
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            return False
+            return "%s: still running %ds after SIGTERM" % (self.name, timeout)
+        if rc != 0:
+            return "%s: exit status %d after SIGTERM:\n%s" % (self.name, rc, self.log(40))
+        return None
 
     def log(self, n=30):
         return tail(self.logpath, n)
@@ -136,8 +139,9 @@ class Proc:
 class World:
     """A hub, N emulated clusters and (after join_all) one klusterlet per cluster."""
 
-    def __init__(self, tmp, n=3, names=None):
+    def __init__(self, tmp, n=3, names=None, ready_delay="300ms"):
         self.tmp = tmp
+        self.ready_delay = ready_delay
         self.names = names or ["c%d" % (i + 1) for i in range(n)]
         self.procs = []
         self.home = os.path.join(tmp, "home")
@@ -158,7 +162,7 @@ class World:
         self.start_hub()
         simlog = self.logpath("kubesim")
         self.sim = Proc("nave-kubesim", [KUBESIM, "--names", ",".join(self.names), "--dir",
-                                          os.path.join(tmp, "clusters"), "--ready-delay", "300ms"], simlog)
+                                          os.path.join(tmp, "clusters"), "--ready-delay", self.ready_delay], simlog)
         self.procs.append(self.sim.start())
         wait_for(lambda: self._ready(self.sim, "ready"), 30, "nave-kubesim ready")
 
@@ -295,11 +299,18 @@ class World:
         return w
 
     def stop_all(self):
-        """Stop every process, newest first. Returns the names of those that needed SIGKILL."""
+        """Stop every process, newest first. Returns what went wrong (see Proc.stop), and
+        sanitizer reports found in any log."""
         bad = []
         for p in reversed(self.procs):
-            if not p.stop():
-                bad.append(p.name)
+            e = p.stop()
+            if e:
+                bad.append(e)
+        for p in self.procs:
+            text = tail(p.logpath, 100000)
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                if marker in text:
+                    bad.append("%s: %s in %s" % (p.name, marker, p.logpath))
         return bad
 
     def logs(self):
@@ -324,7 +335,7 @@ class E2E(unittest.TestCase):
             sys.stderr.write("kept %s\n" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
-        self.assertEqual(bad, [], "processes that did not stop within 20 s of SIGTERM")
+        self.assertEqual(bad, [], "processes that did not stop cleanly on SIGTERM")
 
     def _failed(self):
         res = getattr(self, "_outcome", None)
@@ -336,8 +347,8 @@ class E2E(unittest.TestCase):
             errs = (r.errors + r.failures) if r else []
         return any(e for _, e in errs)
 
-    def make(self, n=3):
-        self.world = World(self.tmp, n=n)
+    def make(self, n=3, **kw):
+        self.world = World(self.tmp, n=n, **kw)
         self.world.start()
         self.world.join_all()
         return self.world
@@ -474,6 +485,53 @@ class E2E(unittest.TestCase):
         amw2 = json.loads(w.kubectl(c, "get", "appliedmanifestworks", "-o", "json").stdout)["items"]
         self.assertEqual([a["metadata"]["uid"] for a in amw2], [a["metadata"]["uid"] for a in amw],
                          "AppliedManifestWork intact")
+
+    def test_klusterlet_kill9_pending_status(self):
+        """Status made while the hub is down and the agent then dies (kill -9) reaches the hub
+        after both restart: the Deployment's readyReplicas feedback."""
+        w = self.make(1, ready_delay="4s")
+        c = w.names[0]
+        mw = work(c, "web", [deployment("web", replicas=1)])
+        mw["spec"]["manifestConfigs"] = [{
+            "resourceIdentifier": {"group": "apps", "resource": "deployments", "name": "web",
+                                   "namespace": "default"},
+            "feedbackRules": [{"type": "WellKnownStatus"}]}]
+        w.apply_work(mw)
+        self.wait_work(w, c, "web", "Applied")
+        w.hub.kill9()
+        wait_for(lambda: not w.connected(c), 60, "the agent noticing the hub is gone")
+        pending0 = w.readyz(c).get("pendingStatus") or 0
+        wait_for(lambda: (w.spoke_get(c, "deployment", "web") or {}).get("status", {}).get("readyReplicas") == 1,
+                 60, "the Deployment ready on the spoke")
+        # The agent queues the new status (the hub is down), then dies.
+        wait_for(lambda: (w.readyz(c).get("pendingStatus") or 0) > pending0, 60,
+                 "a pending status update in the agent (readyz pendingStatus > %d)" % pending0)
+        outbox = os.path.join(w.tmp, "agents", c, "nave-klusterlet-outbox", "outbox.json")
+
+        def persisted():
+            try:
+                with open(outbox) as f:
+                    return json.load(f).get("events")
+            except (OSError, ValueError):
+                return None
+        wait_for(persisted, 10, "the pending status saved in %s" % outbox)
+        w.agents[c].kill9()
+        w.start_hub()
+        w.start_agent(c)
+
+        def ready_feedback():
+            mwh = w.hub_get("manifestwork", "web", c) or {}
+            for m in ((mwh.get("status") or {}).get("resourceStatus") or {}).get("manifests") or []:
+                for v in (m.get("statusFeedback") or {}).get("values") or []:
+                    if v.get("name") == "ReadyReplicas" and v.get("fieldValue", {}).get("integer") == 1:
+                        return True
+            return False
+        wait_for(ready_feedback, 60, "ReadyReplicas=1 feedback on the hub")
+        restored = [ln for ln in tail(w.agents[c].logpath, 100000).splitlines() if "status update(s) restored" in ln]
+        self.assertTrue(restored and " 0 unacknowledged" not in restored[-1],
+                        "the restarted agent restored its pending status: %s" % restored)
+        deps = json.loads(w.kubectl(c, "get", "deployments", "-n", "default", "-o", "json").stdout)["items"]
+        self.assertEqual(len(deps), 1, "no duplicate Deployment")
 
     def test_denied_cluster_disconnected(self):
         w = self.make(2)

@@ -4,7 +4,10 @@
  * deadline. TLS material comes from common/x509 (a CA, a serving
  * certificate for 127.0.0.1, client certificates from our CA and from a
  * foreign one). Each test ends by freeing its servers and running the loop
- * until it is empty: uv_loop_close must succeed (nothing left behind). */
+ * until it is empty: uv_loop_close must succeed (nothing left behind).
+ * The embedding hooks (answer observer, stream write hook, request tags) are
+ * checked on servers started with srv_start_hooked: what the hooks saw goes
+ * into struct hook_log. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -60,6 +63,28 @@ struct srv {
 	uv_timer_t dtimer;
 	bool dtimer_on;
 	int deferred_dropped;
+};
+
+/* What the hooks of a hooked server saw (reset by srv_start_hooked). */
+#define HOOK_SEEN_MAX 32
+struct hook_log {
+	int answers;
+	struct {
+		char path[64];
+		int status;
+		char tag[32];        /* "" when the request had none */
+	} seen[HOOK_SEEN_MAX];
+	int tags_set;
+	int tags_freed;
+	int write_calls;         /* on_stream_write calls */
+	bool refuse;             /* on_stream_write refuses writes to tagged streams */
+	int refused;
+};
+
+static struct hook_log hooks;
+
+struct test_tag {
+	char name[32];
 };
 
 static uv_loop_t loop;
@@ -277,12 +302,40 @@ static void echo(struct srv *s, struct httpd_req *req)
 	free(txt);
 }
 
+static void tag_free(void *p)
+{
+	hooks.tags_freed++;
+	free(p);
+}
+
+static void tag_set(struct httpd_req *req, const char *name)
+{
+	struct test_tag *t = xnew(struct test_tag);
+
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	hooks.tags_set++;
+	httpd_req_set_tag(req, t, tag_free);
+	assert_ptr_equal(httpd_req_get_tag(req), t);
+}
+
 static void handler(struct httpd_req *req, void *userdata)
 {
 	struct srv *s = userdata;
 	const char *path = httpd_req_path(req);
+	const char *tag = httpd_req_arg(req, "tag");
 
-	if (strcmp(path, "/echo") == 0) {
+	assert_null(httpd_req_get_tag(req));
+	if (tag)
+		tag_set(req, tag);
+	if (strcmp(path, "/tagged") == 0) {
+		/* a replaced tag is freed at once */
+		int freed = hooks.tags_freed;
+
+		tag_set(req, "first");
+		tag_set(req, "second");
+		assert_int_equal(hooks.tags_freed, freed + 1);
+		httpd_respond(req, 201, "text/plain", "tagged\n", 7);
+	} else if (strcmp(path, "/echo") == 0) {
 		echo(s, req);
 	} else if (strcmp(path, "/stream") == 0 || strcmp(path, "/slow") == 0 ||
 		   strcmp(path, "/hang") == 0) {
@@ -316,25 +369,15 @@ static void handler(struct httpd_req *req, void *userdata)
 	}
 }
 
-static void srv_start(struct srv *s, const char *name, bool tls, bool client_certs,
-		      size_t max_body, size_t max_queue)
+static void srv_start_cfg(struct srv *s, const char *name, struct httpd_config *cfg)
 {
-	struct httpd_config cfg = {
-		.listen_addr = "127.0.0.1",
-		.port = 0,
-		.cert_path = tls ? srv_cert : NULL,
-		.key_path = tls ? srv_key : NULL,
-		.client_ca_path = client_certs ? ca_pem : NULL,
-		.max_body = max_body,
-		.max_stream_queue = max_queue,
-		.handler = handler,
-		.userdata = s,
-	};
-
 	memset(s, 0, sizeof(*s));
 	s->name = name;
 	s->loop = &loop;
-	assert_int_equal(httpd_new(&loop, &cfg, &s->h), 0);
+	cfg->listen_addr = "127.0.0.1";
+	cfg->handler = handler;
+	cfg->userdata = s;
+	assert_int_equal(httpd_new(&loop, cfg, &s->h), 0);
 	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
 		if (!live[i]) {
 			live[i] = s;
@@ -343,6 +386,63 @@ static void srv_start(struct srv *s, const char *name, bool tls, bool client_cer
 	}
 	s->port = httpd_port(s->h);
 	assert_true(s->port > 0 && s->port < 65536);
+}
+
+static void srv_start(struct srv *s, const char *name, bool tls, bool client_certs,
+		      size_t max_body, size_t max_queue)
+{
+	struct httpd_config cfg = {
+		.cert_path = tls ? srv_cert : NULL,
+		.key_path = tls ? srv_key : NULL,
+		.client_ca_path = client_certs ? ca_pem : NULL,
+		.max_body = max_body,
+		.max_stream_queue = max_queue,
+	};
+
+	srv_start_cfg(s, name, &cfg);
+}
+
+/* httpd_answer_fn of hooked servers. */
+static void hook_answer(struct httpd_req *req, int status, void *userdata)
+{
+	const struct test_tag *t = httpd_req_get_tag(req);
+	struct srv *s = userdata;
+
+	assert_non_null(s);
+	assert_non_null(s->name);
+	assert_true(hooks.answers < HOOK_SEEN_MAX);
+	snprintf(hooks.seen[hooks.answers].path, sizeof(hooks.seen[0].path), "%s", httpd_req_path(req));
+	hooks.seen[hooks.answers].status = status;
+	snprintf(hooks.seen[hooks.answers].tag, sizeof(hooks.seen[0].tag), "%s", t ? t->name : "");
+	hooks.answers++;
+}
+
+/* httpd_stream_write_fn of hooked servers. */
+static int hook_write(struct httpd_req *req, void *userdata)
+{
+	struct srv *s = userdata;
+
+	assert_non_null(s);
+	assert_ptr_equal(req, s->stream ? s->stream : req);
+	hooks.write_calls++;
+	if (hooks.refuse && httpd_req_get_tag(req)) {
+		hooks.refused++;
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* A plain-HTTP server with the answer observer and the stream write hook. */
+static void srv_start_hooked(struct srv *s, const char *name, size_t max_body)
+{
+	struct httpd_config cfg = {
+		.max_body = max_body,
+		.on_answer = hook_answer,
+		.on_stream_write = hook_write,
+	};
+
+	memset(&hooks, 0, sizeof(hooks));
+	srv_start_cfg(s, name, &cfg);
 }
 
 static void srv_stop(struct srv *s)
@@ -1253,6 +1353,218 @@ static void test_bad_config_and_port_in_use(void **state)
 	srv_stop(&s);
 }
 
+/* Embedding hooks ----------------------------------------------------------- */
+
+struct observe_job {
+	int port;
+	char *tagged_echo, *notfound, *tagged, *no_length, *too_big, *bad_chunk, *deferred;
+};
+
+static void observe_client(void *p)
+{
+	struct observe_job *j = p;
+	static const char tagged_echo[] = "GET /echo?tag=e1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	static const char notfound[] = "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	static const char tagged[] = "GET /tagged HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	static const char no_length[] = "POST /echo?tag=never HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char too_big[] = "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+				      "Expect: 100-continue\r\n\r\n";
+	static const char bad_chunk[] = "PATCH /echo HTTP/1.1\r\nHost: x\r\n"
+					"Transfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n";
+	static const char deferred[] = "GET /deferred?ms=20&tag=d1 HTTP/1.1\r\nHost: x\r\n"
+				       "Connection: close\r\n\r\n";
+
+	j->tagged_echo = raw_exchange(j->port, tagged_echo, sizeof(tagged_echo) - 1);
+	j->notfound = raw_exchange(j->port, notfound, sizeof(notfound) - 1);
+	j->tagged = raw_exchange(j->port, tagged, sizeof(tagged) - 1);
+	j->no_length = raw_exchange(j->port, no_length, sizeof(no_length) - 1);
+	j->too_big = raw_exchange(j->port, too_big, sizeof(too_big) - 1);
+	j->bad_chunk = raw_exchange(j->port, bad_chunk, sizeof(bad_chunk) - 1);
+	j->deferred = raw_exchange(j->port, deferred, sizeof(deferred) - 1);
+}
+
+static bool tags_all_freed(const void *p)
+{
+	(void)p;
+	return hooks.tags_freed == hooks.tags_set;
+}
+
+/* Every answer is observed once with its status and the request's tag:
+ * handler answers, deferred ones, and httpd's own 4xx (no handler, no tag).
+ * Tags are freed when replaced and when their request goes. */
+static void test_answer_observer_and_tags(void **state)
+{
+	static const struct {
+		const char *path;
+		int status;
+		const char *tag;
+	} want[] = {
+		{ "/echo", 200, "e1" },  { "/nothing", 404, "" }, { "/tagged", 201, "second" },
+		{ "/echo", 411, "" },    { "/echo", 413, "" },    { "/echo", 400, "" },
+		{ "/deferred", 200, "d1" },
+	};
+	static struct srv s;
+	struct observe_job j = { 0 };
+
+	srv_start_hooked(&s, "observed", 1024);
+	j.port = s.port;
+	run_client(observe_client, &j);
+	assert_non_null(strstr(j.tagged_echo, "HTTP/1.1 200 "));
+	assert_non_null(strstr(j.notfound, "HTTP/1.1 404 "));
+	assert_non_null(strstr(j.tagged, "HTTP/1.1 201 "));
+	assert_non_null(strstr(j.no_length, "HTTP/1.1 411 "));
+	assert_non_null(strstr(j.too_big, "HTTP/1.1 413 "));
+	assert_non_null(strstr(j.bad_chunk, "HTTP/1.1 400 "));
+	assert_non_null(strstr(j.deferred, "HTTP/1.1 200 "));
+	assert_int_equal(hooks.answers, (int)(sizeof(want) / sizeof(want[0])));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (strcmp(hooks.seen[i].path, want[i].path) || hooks.seen[i].status != want[i].status ||
+		    strcmp(hooks.seen[i].tag, want[i].tag))
+			fail_msg("answer %zu: saw %s %d tag \"%s\", wanted %s %d tag \"%s\"", i,
+				 hooks.seen[i].path, hooks.seen[i].status, hooks.seen[i].tag, want[i].path,
+				 want[i].status, want[i].tag);
+	}
+	/* e1, first, second, d1 */
+	assert_int_equal(hooks.tags_set, 4);
+	assert_true(run_until(tags_all_freed, NULL, 5000));
+	assert_int_equal(hooks.write_calls, 0);
+	free(j.tagged_echo);
+	free(j.notfound);
+	free(j.tagged);
+	free(j.no_length);
+	free(j.too_big);
+	free(j.bad_chunk);
+	free(j.deferred);
+	srv_stop(&s);
+	assert_int_equal(hooks.answers, (int)(sizeof(want) / sizeof(want[0])));
+}
+
+struct read_ctx {
+	int fd;
+	struct buf got;
+	const char *until;
+	bool eof;
+};
+
+static bool read_some(const void *p)
+{
+	struct read_ctx *r = (struct read_ctx *)p;
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+	char b[4096];
+	ssize_t n;
+
+	while (!r->eof && poll(&pfd, 1, 0) == 1) {
+		n = read(r->fd, b, sizeof(b));
+		if (n <= 0) {
+			r->eof = true;
+			break;
+		}
+		buf_append(&r->got, b, (size_t)n);
+	}
+	return r->eof || (r->got.data && strstr(r->got.data, r->until));
+}
+
+/* The stream write hook sees every write to a live stream and can refuse it
+ * (nothing queued, the error returned, the stream left to its writer); it
+ * sees the request's tag. Streams, their observed starts and their tags. */
+static void test_stream_write_hook(void **state)
+{
+	static const char tagged[] = "GET /hang?tag=w1 HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char untagged[] = "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n";
+	static struct srv s;
+	struct read_ctx r = { 0 };
+	size_t queued;
+
+	srv_start_hooked(&s, "hooked", 0);
+	r.fd = raw_connect(s.port);
+	buf_init(&r.got, 1 << 20);
+	assert_true(write(r.fd, tagged, sizeof(tagged) - 1) == (ssize_t)(sizeof(tagged) - 1));
+	assert_true(run_until(srv_streaming, &s, 5000));
+	assert_int_equal(hooks.write_calls, 1); /* the handler's "hello" */
+	assert_int_equal(hooks.answers, 1);
+	assert_int_equal(hooks.seen[0].status, 200);
+	assert_string_equal(hooks.seen[0].tag, "w1");
+	assert_int_equal(httpd_stream_write(s.stream, "more\n", 5), 0);
+	assert_int_equal(hooks.write_calls, 2);
+	hooks.refuse = true;
+	queued = httpd_stream_queued(s.stream);
+	assert_int_equal(httpd_stream_write(s.stream, "after\n", 6), -EACCES);
+	assert_int_equal(httpd_stream_queued(s.stream), queued);
+	assert_int_equal(hooks.refused, 1);
+	/* the stream stays usable for its writer: it ends it */
+	httpd_stream_end(s.stream);
+	assert_int_equal(httpd_stream_write(s.stream, "late\n", 5), -EINVAL);
+	assert_int_equal(hooks.write_calls, 3); /* no call for a write to an ended stream */
+	s.stream = NULL;
+	r.until = "0\r\n\r\n";
+	assert_true(run_until(read_some, &r, 5000));
+	assert_non_null(strstr(r.got.data, "hello\n"));
+	assert_non_null(strstr(r.got.data, "more\n"));
+	assert_null(strstr(r.got.data, "after"));
+	assert_int_equal(s.close_calls, 0);
+	assert_true(run_until(tags_all_freed, NULL, 5000));
+	assert_int_equal(hooks.tags_set, 1);
+
+	/* an untagged stream on the same connection: the hook lets it write */
+	buf_reset(&r.got);
+	assert_true(write(r.fd, untagged, sizeof(untagged) - 1) == (ssize_t)(sizeof(untagged) - 1));
+	r.until = "hello\n";
+	assert_true(run_until(read_some, &r, 5000));
+	assert_non_null(s.stream);
+	assert_int_equal(hooks.answers, 2);
+	assert_string_equal(hooks.seen[1].tag, "");
+	assert_int_equal(httpd_stream_write(s.stream, "free\n", 5), 0);
+	assert_int_equal(hooks.refused, 1);
+	/* the client leaves: on_close runs; no write hook for a gone client */
+	close(r.fd);
+	assert_true(run_until(srv_closed, &s, 5000));
+	assert_int_equal(s.close_calls, 1);
+	assert_int_equal(hooks.write_calls, 5);
+	buf_free(&r.got);
+	srv_stop(&s);
+	assert_int_equal(hooks.answers, 2);
+}
+
+static bool deferred_pending(const void *p)
+{
+	return ((const struct srv *)p)->deferred != NULL;
+}
+
+static bool deferred_answered(const void *p)
+{
+	return ((const struct srv *)p)->deferred == NULL;
+}
+
+/* Once httpd_free ran, a late answer is dropped without calling the observer
+ * (its userdata may be gone), and the request's tag is still freed. A tagged
+ * stream closed by httpd_free frees its tag too. */
+static void test_free_stops_hooks(void **state)
+{
+	static const char req[] = "GET /deferred?ms=200&tag=late HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char sreq[] = "GET /hang?tag=s1 HTTP/1.1\r\nHost: x\r\n\r\n";
+	static struct srv s;
+	int fd, sfd;
+
+	srv_start_hooked(&s, "freed", 0);
+	fd = raw_connect(s.port);
+	sfd = raw_connect(s.port);
+	assert_true(write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1));
+	assert_true(write(sfd, sreq, sizeof(sreq) - 1) == (ssize_t)(sizeof(sreq) - 1));
+	assert_true(run_until(srv_streaming, &s, 5000));
+	assert_true(run_until(deferred_pending, &s, 5000));
+	assert_int_equal(hooks.answers, 1); /* the stream's start */
+	assert_int_equal(hooks.tags_set, 2);
+	s.h = httpd_free(s.h);
+	assert_int_equal(s.close_calls, 1);
+	assert_int_equal(hooks.tags_freed, 1); /* the stream's */
+	assert_true(run_until(deferred_answered, &s, 5000));
+	assert_int_equal(hooks.answers, 1);
+	assert_int_equal(hooks.tags_freed, 2);
+	close(fd);
+	close(sfd);
+	srv_stop(&s);
+}
+
 /* Fixtures ------------------------------------------------------------------ */
 
 static int loop_setup(void **state)
@@ -1391,6 +1703,9 @@ int main(void)
 						loop_teardown),
 		cmocka_unit_test_setup_teardown(test_tls_without_client_ca, loop_setup, loop_teardown),
 		cmocka_unit_test_setup_teardown(test_three_servers_one_loop, loop_setup, loop_teardown),
+		cmocka_unit_test_setup_teardown(test_answer_observer_and_tags, loop_setup, loop_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_write_hook, loop_setup, loop_teardown),
+		cmocka_unit_test_setup_teardown(test_free_stops_hooks, loop_setup, loop_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config_and_port_in_use, loop_setup,
 						loop_teardown),
 	};
