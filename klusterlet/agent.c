@@ -6,6 +6,8 @@
  * Lease elector, the engine, the hub websocket (lws), the health server and
  * a one-second tick that drives what is periodic (status retransmission,
  * lease events, certificate renewal, outbox persistence, join retries).
+ * A newly queued status is saved at once (one save in flight at a time),
+ * not on the tick, so a kill -9 does not lose it.
  * Nothing here blocks except generating an ECDSA key for a join or a
  * renewal (a few milliseconds, rarely).
  *
@@ -101,6 +103,7 @@ struct agent {
 
 	struct outbox *outbox;             /* owned */
 	bool outbox_saving;
+	bool outbox_urgent;                /* a status was queued during the running save */
 	uint64_t outbox_saved_version;
 
 	struct claims_probe *claims_probe; /* in flight or NULL */
@@ -146,6 +149,13 @@ static void on_outbox_saved(void *ud, int r, const char *msg)
 			 agent_store_describe(ag->store), msg);
 		/* Not saved: make the next tick try again. */
 		ag->outbox_saved_version = 0;
+		ag->outbox_urgent = false;
+		return;
+	}
+	/* A status queued while this save ran: save it now, not on the tick. */
+	if (ag->outbox_urgent) {
+		ag->outbox_urgent = false;
+		outbox_save(ag);
 	}
 }
 
@@ -156,7 +166,7 @@ static void outbox_save(struct agent *ag)
 	char *text;
 	uint64_t version;
 
-	if (!ag->outbox || ag->outbox_saving)
+	if (!ag->outbox || !ag->store || ag->outbox_saving)
 		return;
 	version = outbox_version(ag->outbox);
 	if (version == ag->outbox_saved_version)
@@ -289,6 +299,15 @@ static void on_status(void *ud, const struct work_status_report *rep)
 	r = outbox_put(ag->outbox, rep->resourceid, seq, json, len);
 	if (r < 0)
 		return;
+	/* Saved on enqueue, not on the tick, so a kill -9 right after loses
+	 * nothing: one save at a time (a status queued meanwhile is saved as
+	 * soon as it ends, together with whatever else changed), each a
+	 * commit of the store (write, fsync, rename). Acks alone wait for the
+	 * tick: losing one only means the hub acknowledges that status again. */
+	if (ag->outbox_saving)
+		ag->outbox_urgent = true;
+	else
+		outbox_save(ag);
 	if (ag->up) {
 		struct outbox_entry *e = outbox_last(ag->outbox);
 
