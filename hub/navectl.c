@@ -204,7 +204,7 @@ static int check_exact(struct nctl *n, int argc, char **argv, const char *sopts,
 
 int nctl_getopt(struct nctl *n, int argc, char **argv, const char *shortopts,
 		const struct option *opts, int (*on_opt)(void *ud, int val, const char *arg), void *ud,
-		char ***ret_args, int *ret_nargs)
+		const char *help_text, char ***ret_args, int *ret_nargs)
 {
 	struct option all[NCTL_MAX_OPTS + 1];
 	char sopts[128];
@@ -253,6 +253,7 @@ int nctl_getopt(struct nctl *n, int argc, char **argv, const char *shortopts,
 			goto out;
 	}
 	if (help) {
+		fputs(help_text, stdout);
 		r = -1;
 		goto out;
 	}

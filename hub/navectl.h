@@ -122,10 +122,17 @@ enum {
  * returned in *ret_args (borrowed from argv; caller frees the array with
  * free()) and *ret_nargs. Returns 0, or an exit code: NCTL_EXIT_USAGE for an
  * unknown flag or missing value (printed, naming the flag), or -1 when --help
- * was asked (the caller prints its help and exits 0). */
+ * was asked (help, the command's help text, has been printed on stdout).
+ * A command stops on any non-zero result with nctl_getopt_exit(rc). */
 int nctl_getopt(struct nctl *n, int argc, char **argv, const char *shortopts,
 		const struct option *opts, int (*on_opt)(void *ud, int val, const char *arg), void *ud,
-		char ***ret_args, int *ret_nargs);
+		const char *help, char ***ret_args, int *ret_nargs);
+
+/* The exit code for a non-zero nctl_getopt() result: 0 after --help. */
+static inline int nctl_getopt_exit(int rc)
+{
+	return rc < 0 ? NCTL_EXIT_OK : rc;
+}
 
 /* navectl_client.c ------------------------------------------------------- */
 

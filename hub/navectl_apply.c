@@ -293,14 +293,11 @@ int nctl_cmd_apply(struct nctl *n, int argc, char **argv)
 	char **args = NULL;
 	int nargs = 0, rc;
 
-	rc = nctl_getopt(n, argc, argv, "f:R", apply_opts, apply_opt, &a, &args, &nargs);
-	if (rc < 0) {
-		fputs(apply_help, stdout);
-		rc = NCTL_EXIT_OK;
+	rc = nctl_getopt(n, argc, argv, "f:R", apply_opts, apply_opt, &a, apply_help, &args, &nargs);
+	if (rc) {
+		rc = nctl_getopt_exit(rc);
 		goto out;
 	}
-	if (rc)
-		goto out;
 	if (nargs) {
 		rc = nctl_usage_error(n, "unexpected argument \"%s\"; apply reads objects from -f FILE", args[0]);
 		goto out;

@@ -589,13 +589,9 @@ int nctl_cmd_get(struct nctl *n, int argc, char **argv)
 	char **args = NULL;
 	int nargs = 0, rc;
 
-	rc = nctl_getopt(n, argc, argv, "Al:o:w", get_opts, get_opt, &a, &args, &nargs);
-	if (rc < 0) {
-		fputs(get_help, stdout);
-		return NCTL_EXIT_OK;
-	}
+	rc = nctl_getopt(n, argc, argv, "Al:o:w", get_opts, get_opt, &a, get_help, &args, &nargs);
 	if (rc)
-		return rc;
+		return nctl_getopt_exit(rc);
 	if (nargs < 1) {
 		rc = nctl_usage_error(n, "which kind? e.g. `navectl get managedclusters` or `navectl get mw -n cluster1`");
 		goto out;
@@ -712,14 +708,11 @@ int nctl_cmd_delete(struct nctl *n, int argc, char **argv)
 	char **args = NULL;
 	int nargs = 0, rc;
 
-	rc = nctl_getopt(n, argc, argv, "f:R", delete_opts, delete_opt, &a, &args, &nargs);
-	if (rc < 0) {
-		fputs(delete_help, stdout);
-		rc = NCTL_EXIT_OK;
+	rc = nctl_getopt(n, argc, argv, "f:R", delete_opts, delete_opt, &a, delete_help, &args, &nargs);
+	if (rc) {
+		rc = nctl_getopt_exit(rc);
 		goto out;
 	}
-	if (rc)
-		goto out;
 	if (a.n_files && nargs) {
 		rc = nctl_usage_error(n, "give either -f FILE or KIND NAME, not both");
 		goto out;
@@ -1157,13 +1150,9 @@ int nctl_cmd_describe(struct nctl *n, int argc, char **argv)
 	char **args = NULL;
 	int nargs = 0, rc;
 
-	rc = nctl_getopt(n, argc, argv, "A", describe_opts, describe_opt, &a.all, &args, &nargs);
-	if (rc < 0) {
-		fputs(describe_help, stdout);
-		return NCTL_EXIT_OK;
-	}
+	rc = nctl_getopt(n, argc, argv, "A", describe_opts, describe_opt, &a.all, describe_help, &args, &nargs);
 	if (rc)
-		return rc;
+		return nctl_getopt_exit(rc);
 	if (nargs < 1) {
 		rc = nctl_usage_error(n, "which kind? e.g. `navectl describe managedcluster cluster1`");
 		goto out;

@@ -338,13 +338,9 @@ int nctl_cmd_token(struct nctl *n, int argc, char **argv)
 	char **args = NULL;
 	int nargs = 0, rc;
 
-	rc = nctl_getopt(n, argc, argv, "o:", token_opts, token_opt, &a, &args, &nargs);
-	if (rc < 0) {
-		fputs(token_help, stdout);
-		return NCTL_EXIT_OK;
-	}
+	rc = nctl_getopt(n, argc, argv, "o:", token_opts, token_opt, &a, token_help, &args, &nargs);
 	if (rc)
-		return rc;
+		return nctl_getopt_exit(rc);
 	if (nargs < 1) {
 		rc = nctl_usage_error(n, "which subcommand? create, list or revoke");
 		goto out;
@@ -647,13 +643,9 @@ int nctl_cmd_cluster(struct nctl *n, int argc, char **argv)
 	const char *sub;
 	int nargs = 0, rc;
 
-	rc = nctl_getopt(n, argc, argv, "l:o:w", cluster_opts, cluster_opt, &a, &args, &nargs);
-	if (rc < 0) {
-		fputs(cluster_help, stdout);
-		return NCTL_EXIT_OK;
-	}
+	rc = nctl_getopt(n, argc, argv, "l:o:w", cluster_opts, cluster_opt, &a, cluster_help, &args, &nargs);
 	if (rc)
-		return rc;
+		return nctl_getopt_exit(rc);
 	if (nargs < 1) {
 		rc = nctl_usage_error(n, "which subcommand? list, get, accept, deny or label");
 		goto out;
@@ -750,13 +742,9 @@ int nctl_cmd_version(struct nctl *n, int argc, char **argv)
 	char **args = NULL;
 	int nargs = 0, rc;
 
-	rc = nctl_getopt(n, argc, argv, "o:", version_opts, version_opt, &a, &args, &nargs);
-	if (rc < 0) {
-		fputs(version_help, stdout);
-		return NCTL_EXIT_OK;
-	}
+	rc = nctl_getopt(n, argc, argv, "o:", version_opts, version_opt, &a, version_help, &args, &nargs);
 	if (rc)
-		return rc;
+		return nctl_getopt_exit(rc);
 	if (nargs) {
 		rc = nctl_usage_error(n, "unexpected argument \"%s\"", args[0]);
 		goto out;

@@ -509,13 +509,9 @@ int nctl_cmd_install(struct nctl *n, int argc, char **argv)
 	char **args = NULL;
 	int nargs = 0, rc;
 
-	rc = nctl_getopt(n, argc, argv, "", install_opts, install_opt, &a, &args, &nargs);
-	if (rc < 0) {
-		fputs(install_help, stdout);
-		return NCTL_EXIT_OK;
-	}
+	rc = nctl_getopt(n, argc, argv, "", install_opts, install_opt, &a, install_help, &args, &nargs);
 	if (rc)
-		return rc;
+		return nctl_getopt_exit(rc);
 	if (nargs < 1) {
 		rc = nctl_usage_error(n, "install what? klusterlet");
 		goto out;
