@@ -280,6 +280,18 @@ int nctl_read_inputs(char *const *paths, size_t n_paths, bool recursive, bool al
 /* Free the documents. Accepts NULL. */
 void nctl_docs_free(struct nctl_docs *docs);
 
+/* The -f FILE (repeatable) and -R flags that apply and delete share. */
+struct nctl_inputs {
+	char **files;     /* owned array of borrowed argv strings: free() it */
+	size_t n_files;   /* at most NCTL_MAX_ARGS */
+	bool recursive;
+};
+
+/* Take val if it is 'f' or 'R' (an nctl_getopt on_opt step). Returns 0 when
+ * taken, an exit code after a usage error it printed, or -ENOENT when val is
+ * another flag, for the caller to handle. */
+int nctl_inputs_opt(struct nctl *n, struct nctl_inputs *in, int val, const char *arg);
+
 /* Commands (each returns an exit code) ------------------------------------ */
 
 int nctl_cmd_get(struct nctl *n, int argc, char **argv);

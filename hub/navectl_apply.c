@@ -259,9 +259,7 @@ static const struct option apply_opts[] = {
 
 struct apply_args {
 	struct nctl *n;
-	char **files;
-	size_t n_files;
-	bool recursive;
+	struct nctl_inputs in;
 	bool force;
 };
 
@@ -269,16 +267,11 @@ static int apply_opt(void *ud, int val, const char *arg)
 {
 	struct apply_args *a = ud;
 
+	int r = nctl_inputs_opt(a->n, &a->in, val, arg);
+
+	if (r != -ENOENT)
+		return r;
 	switch (val) {
-	case 'f':
-		if (a->n_files >= NCTL_MAX_ARGS)
-			return nctl_usage_error(a->n, "too many -f");
-		a->files = xrealloc(a->files, (a->n_files + 1) * sizeof(*a->files));
-		a->files[a->n_files++] = (char *)arg;
-		return 0;
-	case 'R':
-		a->recursive = true;
-		return 0;
 	case OPT_FORCE_CONFLICTS:
 		a->force = true;
 		return 0;
@@ -302,13 +295,13 @@ int nctl_cmd_apply(struct nctl *n, int argc, char **argv)
 		rc = nctl_usage_error(n, "unexpected argument \"%s\"; apply reads objects from -f FILE", args[0]);
 		goto out;
 	}
-	if (!a.n_files) {
+	if (!a.in.n_files) {
 		rc = nctl_usage_error(n, "-f FILE is required (a file, a directory, or - for stdin)");
 		goto out;
 	}
-	rc = for_each_doc(n, a.files, a.n_files, a.recursive, "apply", apply_one, a.force);
+	rc = for_each_doc(n, a.in.files, a.in.n_files, a.in.recursive, "apply", apply_one, a.force);
 out:
-	free(a.files);
+	free(a.in.files);
 	free(args);
 	return rc;
 }

@@ -640,9 +640,7 @@ static const struct option delete_opts[] = {
 
 struct delete_args {
 	struct nctl *n;
-	char **files;
-	size_t n_files;
-	bool recursive;
+	struct nctl_inputs in;
 	bool ignore_not_found;
 };
 
@@ -650,16 +648,11 @@ static int delete_opt(void *ud, int val, const char *arg)
 {
 	struct delete_args *a = ud;
 
+	int r = nctl_inputs_opt(a->n, &a->in, val, arg);
+
+	if (r != -ENOENT)
+		return r;
 	switch (val) {
-	case 'f':
-		if (a->n_files >= NCTL_MAX_ARGS)
-			return nctl_usage_error(a->n, "too many -f");
-		a->files = xrealloc(a->files, (a->n_files + 1) * sizeof(*a->files));
-		a->files[a->n_files++] = (char *)arg;
-		return 0;
-	case 'R':
-		a->recursive = true;
-		return 0;
 	case OPT_IGNORE_NOT_FOUND:
 		a->ignore_not_found = true;
 		return 0;
@@ -713,20 +706,20 @@ int nctl_cmd_delete(struct nctl *n, int argc, char **argv)
 		rc = nctl_getopt_exit(rc);
 		goto out;
 	}
-	if (a.n_files && nargs) {
+	if (a.in.n_files && nargs) {
 		rc = nctl_usage_error(n, "give either -f FILE or KIND NAME, not both");
 		goto out;
 	}
-	if (!a.n_files && nargs < 1) {
+	if (!a.in.n_files && nargs < 1) {
 		rc = nctl_usage_error(n, "what to delete? `navectl delete KIND NAME` or `navectl delete -f FILE`");
 		goto out;
 	}
-	if (!a.n_files && nargs < 2 && !strchr(args[0], '/')) {
+	if (!a.in.n_files && nargs < 2 && !strchr(args[0], '/')) {
 		rc = nctl_usage_error(n, "which %s? give one or more names", args[0]);
 		goto out;
 	}
-	if (a.n_files) {
-		rc = nctl_delete_files(n, a.files, a.n_files, a.recursive, a.ignore_not_found);
+	if (a.in.n_files) {
+		rc = nctl_delete_files(n, a.in.files, a.in.n_files, a.in.recursive, a.ignore_not_found);
 		goto out;
 	}
 	rc = nctl_connect(n);
@@ -734,7 +727,7 @@ int nctl_cmd_delete(struct nctl *n, int argc, char **argv)
 		goto out;
 	rc = for_each_kind(n, args, nargs, delete_one_kind, &a);
 out:
-	free(a.files);
+	free(a.in.files);
 	free(args);
 	return rc;
 }

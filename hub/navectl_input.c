@@ -387,3 +387,20 @@ int nctl_read_inputs(char *const *paths, size_t n_paths, bool recursive, bool al
 	}
 	return r;
 }
+
+int nctl_inputs_opt(struct nctl *n, struct nctl_inputs *in, int val, const char *arg)
+{
+	switch (val) {
+	case 'f':
+		if (in->n_files >= NCTL_MAX_ARGS)
+			return nctl_usage_error(n, "too many -f");
+		in->files = xrealloc(in->files, (in->n_files + 1) * sizeof(*in->files));
+		in->files[in->n_files++] = (char *)arg;
+		return 0;
+	case 'R':
+		in->recursive = true;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
