@@ -36,6 +36,7 @@
 #include "kclient.h"
 #include "kclient_ops.h"
 #include "kdiscovery.h"
+#include "x509.h"
 
 enum {
 	NCTL_EXIT_OK = 0,
@@ -291,6 +292,13 @@ struct nctl_inputs {
  * taken, an exit code after a usage error it printed, or -ENOENT when val is
  * another flag, for the caller to handle. */
 int nctl_inputs_opt(struct nctl *n, struct nctl_inputs *in, int val, const char *arg);
+
+/* The sha256 pin of the CA agents should trust (navectl_hub.c): from the
+ * kubeconfig's CA, or fetched from the hub's /nave/v1/ca.crt when it has none
+ * or skips verification (with a warning). flag ("--ca-hash") names the
+ * caller's way around a failure in the hint, or is NULL. Returns 0 or an exit
+ * code (printed). */
+int nctl_ca_pin(struct nctl *n, const char *flag, char pin[X509_PIN_LEN + 1]);
 
 /* Commands (each returns an exit code) ------------------------------------ */
 

@@ -52,12 +52,15 @@ static int nave_call(struct nctl *n, enum kclient_method method, const char *pat
 	return r;
 }
 
-/* The pin of the CA agents should trust, into pin. Returns 0 or an exit code (printed). */
-static int ca_pin(struct nctl *n, char pin[X509_PIN_LEN + 1])
+/* The pin of the CA agents should trust: from the kubeconfig's CA, or fetched
+ * from the hub when the kubeconfig has none (or skips verification, with a
+ * warning). flag names the command's way around a failure ("--ca-hash") or
+ * is NULL. Returns 0 or an exit code (printed). */
+int nctl_ca_pin(struct nctl *n, const char *flag, char pin[X509_PIN_LEN + 1])
 {
 	struct kubeconfig *cfg = nctl_config(n);
 	struct errbuf err = { "" };
-	struct nctl_resp resp;
+	struct nctl_resp resp = { 0 };
 	int rc = 0;
 
 	if (cfg->ca_pem && !cfg->insecure) {
@@ -65,26 +68,29 @@ static int ca_pin(struct nctl *n, char pin[X509_PIN_LEN + 1])
 			return 0;
 		fprintf(stderr, "error: the certificate-authority of %s is not a usable certificate: %s\n",
 			n->config_path, err.msg);
-		fprintf(stderr, "hint: use the admin.kubeconfig that `nave-hub init` wrote\n");
+		fprintf(stderr, "hint: use the admin.kubeconfig that `nave-hub init` wrote%s%s\n",
+			flag ? ", or pass " : "", flag ? flag : "");
 		return NCTL_EXIT_FAILED;
 	}
 	if (nctl_request(n, &(struct kclient_request){ .method = KCLIENT_GET, .path = "/nave/v1/ca.crt",
 						       .flags = KCLIENT_REQ_RAW },
 			 &resp) < 0) {
 		rc = nctl_report(n, &resp, "fetching the hub's CA (/nave/v1/ca.crt)");
-		nctl_resp_clear(&resp);
-		return rc;
+		goto out;
 	}
 	if (!resp.raw || x509_cert_pin(resp.raw, resp.raw_len, pin, &err) < 0) {
 		fprintf(stderr, "error: the hub's /nave/v1/ca.crt is not a certificate: %s\n", err.msg);
 		fprintf(stderr, "hint: is %s a Nave hub? check the server: line of %s\n", cfg->server,
 			n->config_path);
 		rc = NCTL_EXIT_FAILED;
-	} else if (cfg->insecure) {
+		goto out;
+	}
+	if (cfg->insecure)
 		fprintf(stderr, "warning: %s skips TLS verification, so the CA hash comes from an unverified "
 				"connection; check it on the hub host: `openssl x509 -pubkey -noout -in D/ca.crt | "
-				"openssl pkey -pubin -outform der | sha256sum`\n", n->config_path);
-	}
+				"openssl pkey -pubin -outform der | sha256sum`%s%s\n", n->config_path,
+			flag ? ", or pass " : "", flag ? flag : "");
+out:
 	nctl_resp_clear(&resp);
 	return rc;
 }
@@ -211,7 +217,7 @@ static int token_create(struct nctl *n, struct token_args *a)
 	rc = nctl_connect(n);
 	if (rc)
 		goto out;
-	rc = ca_pin(n, pin);
+	rc = nctl_ca_pin(n, NULL, pin);
 	if (rc)
 		goto out;
 	if (a->ttl_set)

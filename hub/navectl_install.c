@@ -222,44 +222,6 @@ static int install_opt(void *ud, int val, const char *arg)
 	}
 }
 
-/* The pin of the CA this kubeconfig trusts, as `token create` computes it.
- * Returns 0 or an exit code (printed). */
-static int kubeconfig_ca_pin(struct nctl *n, char pin[X509_PIN_LEN + 1])
-{
-	struct kubeconfig *cfg = nctl_config(n);
-	struct errbuf err = { "" };
-	struct nctl_resp resp = { 0 };
-	int rc = 0;
-
-	if (cfg->ca_pem && !cfg->insecure) {
-		if (x509_cert_pin((const char *)cfg->ca_pem, cfg->ca_pem_len, pin, &err) == 0)
-			return 0;
-		fprintf(stderr, "error: the certificate-authority of %s is not a usable certificate: %s\n",
-			n->config_path, err.msg);
-		fprintf(stderr, "hint: use the admin.kubeconfig that `nave-hub init` wrote, or pass --ca-hash\n");
-		return NCTL_EXIT_FAILED;
-	}
-	if (nctl_request(n, &(struct kclient_request){ .method = KCLIENT_GET, .path = "/nave/v1/ca.crt",
-						       .flags = KCLIENT_REQ_RAW },
-			 &resp) < 0) {
-		rc = nctl_report(n, &resp, "fetching the hub's CA (/nave/v1/ca.crt)");
-		goto out;
-	}
-	if (!resp.raw || x509_cert_pin(resp.raw, resp.raw_len, pin, &err) < 0) {
-		fprintf(stderr, "error: the hub's /nave/v1/ca.crt is not a certificate: %s\n", err.msg);
-		fprintf(stderr, "hint: is %s a Nave hub? check the server: line of %s\n", cfg->server,
-			n->config_path);
-		rc = NCTL_EXIT_FAILED;
-		goto out;
-	}
-	if (cfg->insecure)
-		fprintf(stderr, "warning: %s skips TLS verification, so the CA hash comes from an unverified "
-				"connection; check it on the hub host (or pass --ca-hash)\n", n->config_path);
-out:
-	nctl_resp_clear(&resp);
-	return rc;
-}
-
 /* Make a bootstrap token on the hub. On success *ret_token and *ret_url are
  * new strings the caller frees (ret_url may get the kubeconfig's server when
  * the hub does not say). Returns 0 or an exit code (printed). */
@@ -453,7 +415,7 @@ static int install_klusterlet(struct nctl *n, struct install_args *a)
 			goto out;
 	}
 	if (!a->ca_hash) {
-		rc = kubeconfig_ca_pin(n, pin);
+		rc = nctl_ca_pin(n, "--ca-hash", pin);
 		if (rc)
 			goto out;
 	}
