@@ -403,4 +403,35 @@ void app_http(struct hub *h, struct httpd_req *req, const char *ns, const char *
  * hub has (defs NULL: the built-ins only). Returns 0 or the API's answer. */
 int app_check(const json_t *app, const struct appdef_registry *defs, struct errbuf *err);
 
+/* ------------------------------------------------------------------------ */
+/* Added by app_spec.c / app_place.c / app_render.c                          */
+
+/* app_render_cluster (in->defs) and app_render_work (defs) also accept NULL
+ * definitions: the built-ins, as app_check. app_render_cluster's entries
+ * also carry "type" (workload entries: the component's type, which
+ * app_render_work uses to find the feedback rules) and "name" (output and
+ * trait entries: the output's name in the definition). */
+
+/* A Go-style duration ("500ms", "30s", "5m", "1h30m", "1.5h"; units h, m,
+ * s, ms; at most 64 bytes) into milliseconds. 0 or -EINVAL (-ERANGE past
+ * about 30000 years); *ret_ms set only on success. */
+int app_duration_parse(const char *s, int64_t *ret_ms);
+/* Whether url is an http:// or https:// URL with a host, at most
+ * APP_URL_MAX bytes, of RFC 3986 characters (placeholders such as
+ * "<your-slack-url>" are not). */
+bool app_url_valid(const char *url);
+
+/* Whether kind (of the core or a well-known API group) is cluster-scoped:
+ * Namespace, Node, PersistentVolume, StorageClass, ClusterRole(Binding),
+ * CustomResourceDefinition, PriorityClass, IngressClass, the webhook
+ * configurations, APIService, CSIDriver, RuntimeClass... Rendering strips
+ * metadata.namespace from these and namespaces every other kind. */
+bool app_kind_cluster_scoped(const char *kind);
+
+/* The plural resource name of kind as Kubernetes spells it for the
+ * built-in kinds ("Deployment" -> "deployments", "Ingress" -> "ingresses",
+ * "NetworkPolicy" -> "networkpolicies"), into out. For manifestConfigs
+ * resourceIdentifiers. */
+void app_kind_resource(const char *kind, char *out, size_t outlen);
+
 #endif

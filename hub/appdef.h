@@ -200,4 +200,45 @@ const struct appdef *appdef_registry_get(const struct appdef_registry *reg, enum
  * array of strings, sorted): for "unknown type" messages. */
 json_t *appdef_registry_names(const struct appdef_registry *reg, enum appdef_kind kind, const char *namespace_);
 
+/* --- added by the definitions module (appdef*.c) --- */
+
+/* Schematic additions (docs/definitions.md):
+ *   schematic.nave.checks[]  {that: expression, message: string template}:
+ *                        evaluated after let[] (components and traits);
+ *                        when `that` is falsy the render fails with
+ *                        "<field>: <message>" (a trait's "container \"x\"
+ *                        not found"). At most 64.
+ *   spec.workload.type "autodetects.core.oam.dev" without
+ *                        workload.definition: the main object is whatever
+ *                        output renders (k8s-objects). Then
+ *                        appdef_workload_api_version/kind return "" and
+ *                        appliesToWorkloads is matched against the rendered
+ *                        object's kind and appdef_workload_type_for of it.
+ * Rendering details: a rendered object without metadata.name gets the
+ * component's name (context.name); a component's output must render the
+ * apiVersion/kind of spec.workload.definition; context strings the caller
+ * leaves NULL are "". appdef_registry_put frees d when it fails, too.
+ * appdef_health also takes a TraitDefinition (its status rules over the
+ * component's feedback). */
+
+/* Components declaring spec.workload.type autodetects.core.oam.dev. */
+bool appdef_workload_autodetect(const struct appdef *d);
+/* The definition.oam.dev/description annotation, or "" (borrowed). */
+const char *appdef_description(const struct appdef *d);
+/* The parameter schema (borrowed), or NULL when the definition has none. */
+const json_t *appdef_parameters(const struct appdef *d);
+/* The workload type of a kind as KubeVela names it: "<plural>.<group>"
+ * ("deployments.apps", "jobs.batch", "services" for the core group), the
+ * plural guessed as kubectl does (policy -> policies, ingress -> ingresses).
+ * For manifestConfigs' resourceIdentifier of an autodetected workload, too.
+ * Returns 0 or -EINVAL (malformed apiVersion, out too small). */
+int appdef_workload_type_for(const char *api_version, const char *kind, char *out, size_t outlen);
+/* The built-in of that name, ignoring users' definitions (borrowed), or NULL. */
+const struct appdef *appdef_registry_get_builtin(const struct appdef_registry *reg, enum appdef_kind kind,
+						 const char *name);
+/* The embedded hub/definitions/ files: how many, and file i (borrowed
+ * static text, NUL-terminated at len). -ENOENT past the end. */
+size_t appdef_builtin_count(void);
+int appdef_builtin_file(size_t i, const char **ret_name, const char **ret_text, size_t *ret_len);
+
 #endif

@@ -78,6 +78,7 @@ struct hub_config {
 	size_t max_work_bytes;
 	bool store_sync_normal;
 	bool metrics_anonymous;
+	int app_revisions;          /* ApplicationRevisions kept per application (--app-revisions) */
 	uint8_t admin_hash[SHA256_LEN]; /* SHA-256 of the admin token */
 };
 
@@ -94,6 +95,7 @@ struct hub_cluster {
 
 struct hub_pending;
 struct hub_durable;
+struct app_ctl;
 
 #define HUB_METRIC_BUCKETS 12
 struct hub_metric_req {
@@ -147,6 +149,7 @@ struct hub {
 	uv_timer_t janitor_timer;
 	uv_signal_t sigterm, sigint;
 	struct hub_metrics metrics;
+	struct app_ctl *apps;           /* owned: the Application controller (app_controller.c) */
 	bool handles_init;              /* the uv handles below exist (close them) */
 	bool ready;
 	bool stopping;

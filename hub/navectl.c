@@ -41,6 +41,10 @@ static void usage(FILE *out)
 		"  delete KIND NAME... | -f F   delete objects\n"
 		"  describe KIND NAME           a readable summary with conditions and status\n"
 		"  version                      client and server versions\n"
+		"  app ls|status|revisions|diff|rollback\n"
+		"                               Applications (core.oam.dev) as vela shows them\n"
+		"  workflow resume|suspend|terminate|restart APP\n"
+		"                               drive an Application's workflow\n"
 		"  install klusterlet --cluster-name N\n"
 		"                               print manifests installing the agent in a cluster\n"
 		"\n"
@@ -299,6 +303,8 @@ static const struct command commands[] = {
 	{ "cluster", nctl_cmd_cluster },
 	{ "version", nctl_cmd_version },
 	{ "install", nctl_cmd_install },
+	{ "app", nctl_cmd_app },
+	{ "workflow", nctl_cmd_workflow },
 };
 
 int main(int argc, char **argv)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
 #include "hub_int.h"
 #include "kobj.h"
 
@@ -305,5 +306,5 @@ int hub_resources_register(struct hub *h)
 		     "{\"name\":\"Requestor\",\"type\":\"string\",\"jsonPath\":\".spec.username\"},"
 		     "{\"name\":\"Condition\",\"type\":\"string\",\"jsonPath\":\".status.conditions[*].type\"}]")) < 0)
 		return r;
-	return 0;
+	return app_resources_register(h);
 }

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "app.h"
 #include "httpd.h"
 #include "hub_int.h"
 #include "kapi_store.h"
@@ -324,6 +325,13 @@ static void route_nave(struct hub *h, struct httpd_req *req, const char *path, c
 		}
 		goto not_found;
 	}
+	if (!strcmp(segs[0], "namespaces") && n >= 5 && !strcmp(segs[2], "applications")) {
+		if (strcmp(method, "POST"))
+			goto not_allowed;
+		if (require(h, req, HUB_IDENT_ADMIN, "change applications"))
+			app_http(h, req, segs[1], segs[3], segs + 4, n - 4);
+		return;
+	}
 	if (n == 1 && !strcmp(segs[0], "renewals")) {
 		if (strcmp(method, "POST"))
 			goto not_allowed;
@@ -476,6 +484,7 @@ static void serve_usage(FILE *out)
 		"  --auto-accept               accept a cluster's first registration without an admin\n"
 		"                              (trusted setups only; off by default)\n"
 		"  --max-work-bytes N          cap on a ManifestWork's manifests, bytes (default 512000)\n"
+		"  --app-revisions N           ApplicationRevisions kept per application (default 10)\n"
 		"  --store-sync full|normal    fsync every commit (full, default: survives power loss) or\n"
 		"                              only at checkpoints (normal: survives kill -9)\n"
 		"  --metrics-anonymous         serve /metrics without the admin token\n"
@@ -595,6 +604,7 @@ static void hub_stop(struct hub *h)
 		drain(h);
 	drain(h);
 	stream_stop(h);
+	app_controller_stop(h);
 	uv_timer_stop(&h->health_timer);
 	uv_timer_stop(&h->janitor_timer);
 	h->httpd = httpd_free(h->httpd);
@@ -637,6 +647,7 @@ static int parse_serve_flags(struct hub *h, int argc, char **argv, struct errbuf
 		{"client-cert-lifetime", required_argument, NULL, 'c'},
 		{"auto-accept", no_argument, NULL, 'a'},
 		{"max-work-bytes", required_argument, NULL, 'w'},
+		{"app-revisions", required_argument, NULL, 'R'},
 		{"store-sync", required_argument, NULL, 'S'},
 		{"metrics-anonymous", no_argument, NULL, 'm'},
 		{"log-level", required_argument, NULL, 'L'},
@@ -695,6 +706,13 @@ static int parse_serve_flags(struct hub *h, int argc, char **argv, struct errbuf
 			if (errno || *end || v < 1024 || v > (2 << 20))
 				return errbuf_set(err, -EINVAL, "--max-work-bytes %s: expected 1024..2097152", optarg);
 			h->cfg.max_work_bytes = (size_t)v;
+			break;
+		case 'R':
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (errno || *end || v < 1 || v > 1000)
+				return errbuf_set(err, -EINVAL, "--app-revisions %s: expected 1..1000", optarg);
+			h->cfg.app_revisions = (int)v;
 			break;
 		case 'S':
 			if (strcmp(optarg, "full") && strcmp(optarg, "normal"))
@@ -816,6 +834,10 @@ int hub_serve_main(int argc, char **argv)
 	uv_check_start(&h->check, on_check);
 	if ((r = hub_controller_start(h)) < 0) {
 		errbuf_set(&err, r, "cannot load the clusters");
+		goto fail;
+	}
+	if ((r = app_controller_start(h)) < 0) {
+		errbuf_set(&err, r, "cannot start the application controller");
 		goto fail;
 	}
 	if ((r = store_sqlite_flush(store, &err)) < 0)
