@@ -97,7 +97,9 @@
  *                            spec} as submitted
  *   spec.componentDefinitions / spec.traitDefinitions  name -> the
  *                            definition object used (built-ins included)
- *   spec.revisionHash        the hash (APP_LABEL_REVISION_HASH too)
+ *   spec.revisionHash        the hash (64 hex digits)
+ *   (label APP_LABEL_REVISION_HASH: the hash's first 16 hex digits, as
+ *                            label values are at most 63 characters)
  *   spec.publishVersion      from APP_ANNOT_PUBLISH_VERSION, when set
  *   spec.revisionOnly        APP_ANNOT_REVISION_ONLY was "true"
  *   status.succeeded         the workflow of this revision succeeded
@@ -149,7 +151,7 @@ struct httpd_req;
 #define APP_LABEL_NAME "app.oam.dev/name"
 #define APP_LABEL_NAMESPACE "app.oam.dev/namespace"
 #define APP_LABEL_COMPONENT "app.oam.dev/component"
-#define APP_LABEL_REVISION_HASH "app.oam.dev/app-revision-hash"
+#define APP_LABEL_REVISION_HASH "app.oam.dev/app-revision-hash" /* the hash's first 16 hex digits */
 #define APP_ANNOT_PUBLISH_VERSION "app.oam.dev/publishVersion"
 #define APP_ANNOT_REVISION_ONLY "app.oam.dev/revision-only"
 #define APP_FINALIZER "app.nave.dev/resources"

@@ -35,22 +35,20 @@
 #include "log.h"
 #include "timefmt.h"
 
-static uint64_t key_hash(const char *ns, const char *name)
+/* FNV-1a of s continued from h. */
+static uint64_t fnv1a(uint64_t h, const char *s)
 {
-	uint64_t h = 14695981039346656037ULL;
-	const char *s;
-
-	for (s = ns; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	h ^= '/';
-	h *= 1099511628211ULL;
-	for (s = name; *s; s++) {
+	for (; *s; s++) {
 		h ^= (unsigned char)*s;
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+/* The hash of "ns/name". */
+static uint64_t key_hash(const char *ns, const char *name)
+{
+	return fnv1a(fnv1a(fnv1a(14695981039346656037ULL, ns), "/"), name);
 }
 
 /* States ------------------------------------------------------------------ */
@@ -134,7 +132,8 @@ void app_state_reset(struct app_state *st, bool drop_run)
 		st->run = app_run_free(st->run);
 }
 
-static void notify_clear(struct app_state *st)
+/* See app_int.h. */
+void app_state_notify_clear(struct app_state *st)
 {
 	st->notify = app_notify_cancel(st->notify);
 	free(st->notify_step);
@@ -148,7 +147,7 @@ static void state_free(struct app_state *st)
 {
 	free(st->rc_key);
 	free(st->rc_name);
-	notify_clear(st);
+	app_state_notify_clear(st);
 	app_state_reset(st, true);
 	json_decref(st->works);
 	free(st->ns);

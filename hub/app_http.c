@@ -37,6 +37,17 @@ static void not_found(struct hub *h, struct httpd_req *req, const char *what, co
 	hub_respond_error(h, req, -ENOENT, msg);
 }
 
+/* Answer 200 with application ns/name as stored now, after a change to it
+ * ({} when it went away meanwhile). */
+static void respond_app(struct hub *h, struct httpd_req *req, const char *ns, const char *name)
+{
+	json_t *app = NULL;
+
+	if (kapi_get(h->apps->kapi, APP_GROUP, APP_RES_APPS, ns, name, NULL, &app) < 0)
+		app = json_object();
+	hub_respond_json(h, req, 200, app);
+}
+
 /* The newest succeeded revision other than the latest, into out. */
 static int last_succeeded(struct app_ctl *ctl, const json_t *app, char *out, size_t outlen)
 {
@@ -128,12 +139,7 @@ static void rollback(struct hub *h, struct httpd_req *req, const json_t *app)
 	}
 	log_info("application %s/%s: rolled back to %s", ns, name, rn);
 	app_mark_dirty(ctl, app_state_get(ctl, ns, name));
-	json_decref(obj);
-	obj = NULL;
-	if (kapi_get(ctl->kapi, APP_GROUP, APP_RES_APPS, ns, name, NULL, &obj) < 0)
-		obj = json_object();
-	hub_respond_json(h, req, 200, obj);
-	obj = NULL;
+	respond_app(h, req, ns, name);
 out:
 	json_decref(obj);
 	json_decref(rev);
@@ -168,12 +174,7 @@ void app_http(struct hub *h, struct httpd_req *req, const char *ns, const char *
 		hub_respond_error(h, req, r, err.msg);
 		goto out;
 	}
-	json_decref(app);
-	app = NULL;
-	if (kapi_get(ctl->kapi, APP_GROUP, APP_RES_APPS, ns, name, NULL, &app) < 0)
-		app = json_object();
-	hub_respond_json(h, req, 200, app);
-	app = NULL;
+	respond_app(h, req, ns, name);
 out:
 	json_decref(app);
 }

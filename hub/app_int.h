@@ -128,6 +128,9 @@ const json_t *app_clusters(struct app_ctl *ctl);
 const json_t *app_cluster_labels(struct app_ctl *ctl, const char *name);
 /* Whether cluster name has an agent connected (Available True). */
 bool app_cluster_available(struct app_ctl *ctl, const char *name);
+/* Cancel st's notification step in flight (its callback then never runs)
+ * and forget its step, run, outcome and message. */
+void app_state_notify_clear(struct app_state *st);
 /* Drop st's cached renderings (and its run when drop_run). */
 void app_state_reset(struct app_state *st, bool drop_run);
 /* The live registry of h (NULL when the controller is not running). */

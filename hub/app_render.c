@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "app.h"
@@ -92,21 +93,11 @@ bool app_kind_cluster_scoped(const char *kind)
 /* See app.h. */
 void app_kind_resource(const char *kind, char *out, size_t outlen)
 {
-	char low[256];
-	size_t n = 0;
-
-	for (; kind && kind[n] && n < sizeof(low) - 1; n++)
-		low[n] = (char)((kind[n] >= 'A' && kind[n] <= 'Z') ? kind[n] - 'A' + 'a' : kind[n]);
-	low[n] = 0;
-	if (!strcmp(low, "endpoints"))
-		snprintf(out, outlen, "%s", low);
-	else if (n > 1 && low[n - 1] == 'y' && !strchr("aeiou", low[n - 2]))
-		snprintf(out, outlen, "%.*sies", (int)(n - 1), low);
-	else if ((n && (low[n - 1] == 's' || low[n - 1] == 'x')) ||
-		 (n > 1 && (!strcmp(low + n - 2, "ch") || !strcmp(low + n - 2, "sh"))))
-		snprintf(out, outlen, "%ses", low);
+	/* Endpoints is the one built-in kind that is its own plural. */
+	if (kind && !strcasecmp(kind, "endpoints"))
+		snprintf(out, outlen, "endpoints");
 	else
-		snprintf(out, outlen, "%ss", low);
+		appdef_kind_plural(kind, out, outlen);
 }
 
 static int builtins(struct errbuf *err, const struct appdef_registry **ret);

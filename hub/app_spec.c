@@ -217,6 +217,49 @@ static void name_list(char *out, size_t outlen, const char *const *names, size_t
 		snprintf(out + used, outlen - used, ", ...");
 }
 
+/* "<field>: Not found: "<name>": no <what> of that name (<whats>: a, b, ...)"
+ * where names holds the first (up to 8) of the n names there are. */
+static int not_found(const char *field, const char *name, const char *what, const char *whats,
+		     const char *const *names, size_t n, struct errbuf *err)
+{
+	char list[200];
+
+	name_list(list, sizeof(list), names, n);
+	return errbuf_set(err, -EINVAL, "%s: Not found: \"%.64s\": no %s of that name (%s: %s)", field, name, what,
+			  whats, n ? list : "none");
+}
+
+/* The first (up to 8) component names into names; returns how many there are. */
+static size_t component_names(const struct app_spec *s, const char *names[8])
+{
+	for (size_t k = 0; k < s->ncomponents && k < 8; k++)
+		names[k] = s->components[k].name;
+	return s->ncomponents;
+}
+
+/* The name of a policy or step (o, at ofield) into *ret_name: its "name",
+ * checked, or when absent or empty "<type>-<i>" written into gen (then
+ * *ret_name == gen). field gets "<ofield>.name" for the caller's messages. */
+static int get_name_or_generated(const json_t *o, const char *ofield, const char *type, size_t i, char *field,
+				 char *gen, struct errbuf *err, const char **ret_name)
+{
+	const char *name;
+	int r;
+
+	fld(field, "%s.name", ofield);
+	if ((r = get_str(o, "name", field, SPEC_STR_MAX, false, err, &name)) < 0)
+		return r;
+	if (name && *name) {
+		if ((r = check_name(name, field, err)) < 0)
+			return r;
+	} else {
+		fld(gen, "%s-%zu", type, i);
+		name = gen;
+	}
+	*ret_name = name;
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* durations and URLs (exported helpers, see app.h)                          */
 
@@ -610,14 +653,10 @@ static int parse_depends(const json_t *comps, struct app_spec *s, struct errbuf 
 						  type_name(d));
 			if (!app_spec_component(s, dep)) {
 				const char *names[8];
-				char list[200];
-				size_t k;
+				size_t n = component_names(s, names);
 
-				for (k = 0; k < s->ncomponents && k < 8; k++)
-					names[k] = s->components[k].name;
-				name_list(list, sizeof(list), names, s->ncomponents < 8 ? s->ncomponents : 8);
-				return errbuf_set(err, -EINVAL, "%s: Not found: \"%.64s\": no component of that name "
-						  "(components: %s)", field, dep, list);
+				/* At most 8 names and, unlike component_not_found, no ", ...". */
+				return not_found(field, dep, "component", "components", names, n < 8 ? n : 8, err);
 			}
 			if (!strcmp(dep, comp->name))
 				return errbuf_set(err, -EINVAL, "%s: Invalid value: \"%s\": a component cannot depend on itself",
@@ -864,14 +903,9 @@ static int parse_override_traits(const json_t *e, const char *efield, struct app
 static int component_not_found(const struct app_spec *s, const char *field, const char *name, struct errbuf *err)
 {
 	const char *names[8];
-	char list[200];
-	size_t k;
+	size_t n = component_names(s, names);
 
-	for (k = 0; k < s->ncomponents && k < 8; k++)
-		names[k] = s->components[k].name;
-	name_list(list, sizeof(list), names, s->ncomponents);
-	return errbuf_set(err, -EINVAL, "%s: Not found: \"%.64s\": no component of that name (components: %s)", field,
-			  name, list);
+	return not_found(field, name, "component", "components", names, n, err);
 }
 
 static int parse_override(const json_t *props, const char *pfield, const struct app_spec *s,
@@ -992,16 +1026,8 @@ static int parse_policies(const json_t *spec, struct app_spec *s, struct errbuf 
 					  "%s: Unsupported value: \"%.64s\": policy type \"%.64s\" is not supported by "
 					  "Nave (supported: topology, override, nave-rollout); %s", field, type, type,
 					  SPEC_COMPAT);
-		fld(field, "%s.name", pfield);
-		if ((r = get_str(p, "name", field, SPEC_STR_MAX, false, err, &name)) < 0)
+		if ((r = get_name_or_generated(p, pfield, type, i, field, gen, err, &name)) < 0)
 			return r;
-		if (name && *name) {
-			if ((r = check_name(name, field, err)) < 0)
-				return r;
-		} else {
-			fld(gen, "%s-%zu", type, i);
-			name = gen;
-		}
 		if (app_spec_policy(s, name) >= 0)
 			return errbuf_set(err, -EINVAL, "%s: Duplicate value: \"%s\": policy names must be unique%s", field,
 					  name, name == gen ? " (an anonymous policy is named <type>-<index>)" : "");
@@ -1055,14 +1081,10 @@ static int parse_deploy(const json_t *props, const char *pfield, struct app_spec
 		idx = app_spec_policy(s, json_string_value(v));
 		if (idx < 0) {
 			const char *names[8];
-			char list[200];
-			size_t k;
 
-			for (k = 0; k < s->npolicies && k < 8; k++)
+			for (size_t k = 0; k < s->npolicies && k < 8; k++)
 				names[k] = s->policies[k].name;
-			name_list(list, sizeof(list), names, s->npolicies);
-			return errbuf_set(err, -EINVAL, "%s: Not found: \"%.64s\": no policy of that name (policies: %s)",
-					  field, json_string_value(v), s->npolicies ? list : "none");
+			return not_found(field, json_string_value(v), "policy", "policies", names, s->npolicies, err);
 		}
 		for (size_t k = 0; k < st->npolicies; k++)
 			if (st->policies[k] == (size_t)idx)
@@ -1275,16 +1297,8 @@ static int parse_step(const json_t *j, size_t i, struct app_spec *s, struct errb
 				  SPEC_COMPAT);
 	}
 	st->kind = (enum app_step_kind)k;
-	fld(field, "%s.name", sfield);
-	if ((r = get_str(j, "name", field, SPEC_STR_MAX, false, err, &name)) < 0)
+	if ((r = get_name_or_generated(j, sfield, type, i, field, gen, err, &name)) < 0)
 		return r;
-	if (name && *name) {
-		if ((r = check_name(name, field, err)) < 0)
-			return r;
-	} else {
-		fld(gen, "%s-%zu", type, i);
-		name = gen;
-	}
 	if (step_index(s, s->nsteps, name) >= 0)
 		return errbuf_set(err, -EINVAL, "%s: Duplicate value: \"%s\": step names must be unique", field, name);
 	st->name = xstrdup(name);

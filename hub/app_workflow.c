@@ -191,18 +191,24 @@ static void fmt_duration(int64_t ms, char *out, size_t outlen)
 
 /* One pass: what deploys where ---------------------------------------------- */
 
-static void pass_reset(struct wf *w)
+/* Free what one pass computed (wf_free, too). */
+static void pass_free(struct wf *w)
 {
 	free(w->active);
 	free(w->all);
-	w->active = w->all = NULL;
-	w->nactive = w->capactive = w->nall = w->capall = 0;
 	json_decref(w->content);
 	json_decref(w->potential);
 	json_decref(w->gated);
 	json_decref(w->desired);
 	json_decref(w->step_pieces);
 	json_decref(w->step_info);
+}
+
+static void pass_reset(struct wf *w)
+{
+	pass_free(w);
+	w->active = w->all = NULL;
+	w->nactive = w->capactive = w->nall = w->capall = 0;
 	w->content = json_object();
 	w->potential = json_object();
 	w->gated = json_object();
@@ -594,16 +600,6 @@ static void on_notified(void *data, int r, const char *message)
 	app_mark_dirty(st->ctl, st);
 }
 
-static void notify_drop(struct app_state *st)
-{
-	st->notify = app_notify_cancel(st->notify);
-	free(st->notify_step);
-	free(st->notify_run);
-	free(st->notify_msg);
-	st->notify_step = st->notify_run = st->notify_msg = NULL;
-	st->notify_done = false;
-}
-
 /* Run the notification step i: 1 done (phase set), 0 waiting. */
 static int notification(struct wf *w, size_t i)
 {
@@ -618,12 +614,12 @@ static int notification(struct wf *w, size_t i)
 			set_step(w, i, "succeeded", "", "");
 		else
 			set_step(w, i, "failed", "NotificationFailed", st->notify_msg);
-		notify_drop(st);
+		app_state_notify_clear(st);
 		return 1;
 	}
 	if (st->notify && streq(st->notify_step, s->name) && streq(st->notify_run, w->run->rev_name))
 		return 0;
-	notify_drop(st);
+	app_state_notify_clear(st);
 	if (!s->url) {
 		set_step(w, i, "failed", "NotificationFailed", "no URL to post to");
 		return 1;
@@ -688,7 +684,7 @@ static void advance(struct wf *w)
 					 !strcmp(ph, "suspending") ? "not resumed" : "the step did not finish", dur);
 				set_step(w, i, "failed", !strcmp(ph, "suspending") ? "SuspendTimeout" : "Timeout", why);
 				if (streq(w->st->notify_step, s->name))
-					notify_drop(w->st);
+					app_state_notify_clear(w->st);
 				w->failed_any = true;
 				continue;
 			}
@@ -879,7 +875,7 @@ static void reconcile_delete(struct wf *w)
 	struct app_state *st = w->st;
 	struct errbuf err = {""};
 
-	notify_drop(st);
+	app_state_notify_clear(st);
 	delete_all_works(ctl, st);
 	if (json_object_size(st->works)) {
 		json_t *x;
@@ -958,14 +954,7 @@ static void app_conditions(struct wf *w, bool healthy, bool have_services)
 
 static void wf_free(struct wf *w)
 {
-	free(w->active);
-	free(w->all);
-	json_decref(w->content);
-	json_decref(w->potential);
-	json_decref(w->gated);
-	json_decref(w->desired);
-	json_decref(w->step_pieces);
-	json_decref(w->step_info);
+	pass_free(w);
 	json_decref(w->status);
 	json_decref(w->app);
 }
@@ -978,7 +967,7 @@ static int ensure_run(struct wf *w, const char *rev, struct errbuf *err)
 	if (st->run && !strcmp(st->run->rev_name, rev))
 		return 0;
 	app_state_reset(st, true);
-	notify_drop(st);
+	app_state_notify_clear(st);
 	return app_run_load(w->ctl, st->ns, rev, err, &st->run);
 }
 
@@ -1035,7 +1024,7 @@ void app_reconcile(struct app_ctl *ctl, struct app_state *st)
 	if (r == -ENOENT) {
 		/* works without an application: let them go */
 		st->exists = false;
-		notify_drop(st);
+		app_state_notify_clear(st);
 		delete_all_works(ctl, st);
 		app_revisions_delete(ctl, st->ns, st->name);
 		app_state_reset(st, true);
@@ -1096,7 +1085,7 @@ void app_reconcile(struct app_ctl *ctl, struct app_state *st)
 
 		if (app_run_load(ctl, st->ns, latest, &err, &nr) == 0) {
 			app_state_reset(st, true);
-			notify_drop(st);
+			app_state_notify_clear(st);
 			st->run = nr;
 			json_object_set_new(w.status, "workflow", new_workflow(latest, nr->spec));
 			w.wf = json_object_get(w.status, "workflow");
@@ -1205,7 +1194,7 @@ int app_workflow_action(struct app_ctl *ctl, const json_t *app, const char *acti
 			json_object_del(wf, "endTime");
 		}
 		json_decref(nsteps);
-		notify_drop(st);
+		app_state_notify_clear(st);
 		goto write;
 	}
 	if (!json_is_object(wf)) {
@@ -1266,7 +1255,7 @@ int app_workflow_action(struct app_ctl *ctl, const json_t *app, const char *acti
 		json_object_set_new(wf, "terminated", json_true());
 		json_object_set_new(wf, "suspend", json_false());
 		json_object_set_new(wf, "phase", json_string("terminated"));
-		notify_drop(st);
+		app_state_notify_clear(st);
 	} else {
 		r = errbuf_set(err, -ENOENT, "unknown workflow action \"%s\" (resume, suspend, terminate, restart)", action);
 		goto out;

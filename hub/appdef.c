@@ -62,27 +62,35 @@ static void list_phrase(const char *const *list, char *out, size_t size)
 		n += (size_t)snprintf(out + n, size - n, "%s%s", n ? ", " : "", *list);
 }
 
+/* See appdef.h. */
+void appdef_kind_plural(const char *kind, char *out, size_t outlen)
+{
+	char low[APPDEF_KIND_PLURAL_MAX - 3];
+	size_t n;
+
+	for (n = 0; kind && kind[n] && n < sizeof(low) - 1; n++)
+		low[n] = (char)tolower((unsigned char)kind[n]);
+	low[n] = '\0';
+	/* kubectl's guess (and the apiserver's for CRDs without a plural):
+	 * "policy" -> "policies", "ingress" -> "ingresses", else + "s". */
+	if (n > 1 && low[n - 1] == 'y' && !strchr("aeiou", low[n - 2]))
+		snprintf(out, outlen, "%.*sies", (int)(n - 1), low);
+	else if ((n && (low[n - 1] == 's' || low[n - 1] == 'x')) ||
+		 (n > 1 && low[n - 1] == 'h' && (low[n - 2] == 'c' || low[n - 2] == 's')))
+		snprintf(out, outlen, "%ses", low);
+	else
+		snprintf(out, outlen, "%ss", low);
+}
+
+/* See appdef.h. */
 int appdef_workload_type_for(const char *api_version, const char *kind, char *out, size_t outlen)
 {
-	char group[254], version[254], plural[256];
-	size_t n, i;
+	char group[254], version[254], plural[APPDEF_KIND_PLURAL_MAX];
 
 	if (!api_version || !kind || !*kind || strlen(kind) > 200 || !out ||
 	    kobj_split_api_version(api_version, group, version) < 0)
 		return -EINVAL;
-	n = strlen(kind);
-	for (i = 0; i < n; i++)
-		plural[i] = (char)tolower((unsigned char)kind[i]);
-	plural[n] = '\0';
-	/* kubectl's guess (and the apiserver's for CRDs without a plural):
-	 * "policy" -> "policies", "ingress" -> "ingresses", else + "s". */
-	if (n > 1 && plural[n - 1] == 'y' && !strchr("aeiou", plural[n - 2]))
-		snprintf(plural + n - 1, sizeof(plural) - n + 1, "ies");
-	else if ((n && (plural[n - 1] == 's' || plural[n - 1] == 'x')) ||
-		 (n > 1 && plural[n - 1] == 'h' && (plural[n - 2] == 'c' || plural[n - 2] == 's')))
-		snprintf(plural + n, sizeof(plural) - n, "es");
-	else
-		snprintf(plural + n, sizeof(plural) - n, "s");
+	appdef_kind_plural(kind, plural, sizeof(plural));
 	if ((size_t)snprintf(out, outlen, "%s%s%s", plural, *group ? "." : "", group) >= outlen)
 		return -EINVAL;
 	return 0;

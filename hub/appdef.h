@@ -233,6 +233,14 @@ const json_t *appdef_parameters(const struct appdef *d);
  * For manifestConfigs' resourceIdentifier of an autodetected workload, too.
  * Returns 0 or -EINVAL (malformed apiVersion, out too small). */
 int appdef_workload_type_for(const char *api_version, const char *kind, char *out, size_t outlen);
+/* The plural of kind as kubectl guesses it (and the apiserver for CRDs
+ * without one): lowercased, "policy" -> "policies", "ingress" ->
+ * "ingresses", "patch" -> "patches", else + "s"; into out (truncated to
+ * outlen; APPDEF_KIND_PLURAL_MAX bytes always hold it). Only the first 255
+ * bytes of kind count; NULL is "". The one guess behind
+ * appdef_workload_type_for and app_kind_resource. */
+#define APPDEF_KIND_PLURAL_MAX 259
+void appdef_kind_plural(const char *kind, char *out, size_t outlen);
 /* The built-in of that name, ignoring users' definitions (borrowed), or NULL. */
 const struct appdef *appdef_registry_get_builtin(const struct appdef_registry *reg, enum appdef_kind kind,
 						 const char *name);

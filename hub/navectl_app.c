@@ -43,6 +43,12 @@
 #include "yaml.h"
 
 #define NCTL_APP_DIFF_MAX_LINES 20000   /* lines of YAML on each side of app diff */
+/* app diff exits as diff(1) does: 0 equal, 1 different, 2 trouble (no such
+ * revision, too long, not served; usage errors are 2 already). A hub that
+ * cannot be reached or refuses the credential stays NCTL_EXIT_UNREACHABLE
+ * (3), as for every command: still neither 0 nor 1. */
+#define NCTL_APP_DIFF_DIFFERENT NCTL_EXIT_FAILED
+#define NCTL_APP_DIFF_TROUBLE 2
 #define NCTL_APP_DIFF_CONTEXT 3         /* lines of context around a change */
 #define NCTL_APP_HASH_SHOWN 16          /* hex digits of a revision hash in `app revisions` */
 #define NCTL_APP_REVISION_MAX 999999999 /* the largest N of "vN" taken */
@@ -1133,7 +1139,8 @@ static char *revision_text(const json_t *a, const json_t *b, int side)
 	return buf_steal(&out, NULL);
 }
 
-/* names: the two revisions' full names. */
+/* names: the two revisions' full names. Returns the exit code (see
+ * NCTL_APP_DIFF_TROUBLE). */
 static int app_diff(struct nctl *n, const char *ns, const char *name, char names[2][NCTL_APP_REV_NAME])
 {
 	struct nctl_resp resp[2] = { { 0 }, { 0 } };
@@ -1149,9 +1156,11 @@ static int app_diff(struct nctl *n, const char *ns, const char *name, char names
 			fprintf(stderr, "error: application %s/%s has no revision %s\n", ns, name, names[i]);
 			fprintf(stderr, "hint: `navectl app revisions %s -n %s` lists the revisions kept (the oldest "
 					"are pruned: %d are kept by default)\n", name, ns, APP_REVISIONS_KEEP);
-			rc = NCTL_EXIT_FAILED;
+			rc = NCTL_APP_DIFF_TROUBLE;
 		} else {
 			rc = report_app(n, &resp[i], ns, name, NULL);
+			if (rc == NCTL_EXIT_FAILED)
+				rc = NCTL_APP_DIFF_TROUBLE;
 		}
 		goto out;
 	}
@@ -1163,11 +1172,11 @@ static int app_diff(struct nctl *n, const char *ns, const char *name, char names
 				names[i], NCTL_APP_DIFF_MAX_LINES);
 			fprintf(stderr, "hint: compare `navectl get applicationrevision %s -n %s -o yaml` with an "
 					"external diff\n", names[i], ns);
-			rc = NCTL_EXIT_FAILED;
+			rc = NCTL_APP_DIFF_TROUBLE;
 			goto out;
 		}
 	}
-	rc = unified_diff(stdout, names[0], names[1], &la, &lb) ? NCTL_EXIT_FAILED : NCTL_EXIT_OK;
+	rc = unified_diff(stdout, names[0], names[1], &la, &lb) ? NCTL_APP_DIFF_DIFFERENT : NCTL_EXIT_OK;
 out:
 	lines_free(&la);
 	lines_free(&lb);
@@ -1337,7 +1346,8 @@ static const char app_help[] =
 	"             SUCCEEDED HASH BEGIN_TIME STATUS SIZE\n"
 	"  diff       a unified diff of two revisions: the Application as submitted and\n"
 	"             the definitions that differ, as YAML (each side at most 20000 lines).\n"
-	"             Exit status 0 when they are equal, 1 when they differ.\n"
+	"             Exit status 0 when they are equal, 1 when they differ, 2 on\n"
+	"             trouble (no such revision, too long; as diff(1)).\n"
 	"  rollback   make the Application's spec that of revision REV again; the hub\n"
 	"             reuses the revision and runs the workflow\n"
 	"\n"
@@ -1353,9 +1363,9 @@ static const char app_help[] =
 	"  -o, --output FMT     (ls, status, revisions) json or yaml: the objects themselves\n"
 	"      --to REV         (rollback) the revision to return to\n"
 	"\n"
-	"Exit status: 0 ok (diff: equal), 1 failed (e.g. no such application or\n"
-	"revision; diff: different), 2 usage error, 3 hub unreachable or credential\n"
-	"refused.\n";
+	"Exit status: 0 ok (diff: equal), 1 failed (e.g. no such application;\n"
+	"diff: different), 2 usage error (diff: any trouble but 3), 3 hub unreachable\n"
+	"or credential refused.\n";
 
 enum {
 	OPT_TREE = 1,

@@ -167,6 +167,11 @@ class Scratch(Base):
         cls.e.cleanup()
 
 
+# `app diff` exits as diff(1): 0 equal, 1 different (EXIT_FAILED), 2 trouble.
+EXIT_DIFF_DIFFERENT = EXIT_FAILED
+EXIT_DIFF_TROUBLE = 2
+
+
 # --------------------------------------------------------------------------------------------
 class AppOffline(Scratch):
     """No server: help and usage errors."""
@@ -328,7 +333,7 @@ class AppKubesim(Scratch):
         self.fails(self.nctl("app", "revisions", "nope", "-n", "examples"), EXIT_FAILED, 'no application "nope"')
 
     def test_diff(self):
-        r = self.fails(self.nctl("app", "diff", "shop", "v1", "v2", "-n", "examples"), EXIT_FAILED)
+        r = self.fails(self.nctl("app", "diff", "shop", "v1", "v2", "-n", "examples"), EXIT_DIFF_DIFFERENT)
         self.assertEqual(r.stderr, "")
         self.golden("diff-shop-v1-v2.txt", r.stdout)
         # all spellings of a revision; equal snapshots: no output, exit 0 (the definitions'
@@ -336,10 +341,10 @@ class AppKubesim(Scratch):
         for a, b in (("v1", "v10"), ("1", "10"), ("shop-v1", "shop-v10"), ("v2", "shop-v2")):
             r = self.ok(self.nctl("app", "diff", "shop", a, b, "-n", "examples"))
             self.assertEqual(r.stdout, "", (a, b))
-        r = self.fails(self.nctl("app", "diff", "shop", "v2", "v1", "-n", "examples"), EXIT_FAILED)
+        r = self.fails(self.nctl("app", "diff", "shop", "v2", "v1", "-n", "examples"), EXIT_DIFF_DIFFERENT)
         self.assertTrue(r.stdout.startswith("--- shop-v2\n+++ shop-v1\n"), r.stdout)
         self.assertIn("-  version: \"2\"\n+  version: \"1\"\n", r.stdout)
-        self.fails(self.nctl("app", "diff", "shop", "v1", "v7", "-n", "examples"), EXIT_FAILED,
+        self.fails(self.nctl("app", "diff", "shop", "v1", "v7", "-n", "examples"), EXIT_DIFF_TROUBLE,
                    "application examples/shop has no revision shop-v7", "app revisions shop -n examples")
 
     def test_diff_lcs(self):
@@ -388,12 +393,12 @@ class AppKubesim(Scratch):
         f = self.e.write("big.yaml", yaml.safe_dump_all(docs))
         self.ok(self.nctl("apply", "-f", f))
         t0 = time.monotonic()
-        r = self.fails(self.nctl("app", "diff", "big", "v1", "v2", timeout=300), EXIT_FAILED)
+        r = self.fails(self.nctl("app", "diff", "big", "v1", "v2", timeout=300), EXIT_DIFF_DIFFERENT)
         took = time.monotonic() - t0
         ta = ["words:"] + ["- " + w for w in big]
         self.assertEqual(apply_unified(ta, r.stdout), ["words:"] + ["- " + w for w in other])
         sys.stderr.write("app diff of 20000 x 20000 lines: %.2f s\n" % took)
-        self.fails(self.nctl("app", "diff", "big", "v1", "v3"), EXIT_FAILED,
+        self.fails(self.nctl("app", "diff", "big", "v1", "v3"), EXIT_DIFF_TROUBLE,
                    "revision big-v3 is more than 20000 lines of YAML", "get applicationrevision big-v3")
 
     def test_endpoints_need_the_hub(self):
@@ -411,7 +416,8 @@ class AppNoApps(Scratch):
     def test_not_served(self):
         for args in (["app", "ls"], ["app", "ls", "-A"], ["app", "status", "x"], ["app", "revisions", "x"],
                      ["app", "diff", "x", "v1", "v2"]):
-            r = self.fails(self.e.run(*args, kubeconfig=self.kc), EXIT_FAILED, "does not serve Applications")
+            code = EXIT_DIFF_TROUBLE if args[1] == "diff" else EXIT_FAILED
+            r = self.fails(self.e.run(*args, kubeconfig=self.kc), code, "does not serve Applications")
             self.assertIn("hint:", r.stderr)
 
 
@@ -523,7 +529,7 @@ class AppHub(Base):
         self.assertEqual([r["SUCCEEDED"] for r in rows], ["true", "true"])
         self.assertTrue(all(re.fullmatch(r"[0-9a-f]{16}", r["HASH"]) for r in rows), rows)
         self.assertNotEqual(rows[0]["HASH"], rows[1]["HASH"])
-        r = self.fails(self.nctl("app", "diff", "shop", "v1", "v2"), EXIT_FAILED)
+        r = self.fails(self.nctl("app", "diff", "shop", "v1", "v2"), EXIT_DIFF_DIFFERENT)
         self.assertTrue(r.stdout.startswith("--- shop-v1\n+++ shop-v2\n@@ "), r.stdout)
         self.assertIn("\n-      image: nginx:1.25\n+      image: nginx:1.26\n", r.stdout)
         self.assertEqual([l[0] for l in r.stdout.splitlines()[2:] if l[:1] in "-+"], ["-", "+"], r.stdout)
@@ -556,7 +562,7 @@ class AppHub(Base):
         for args in (["workflow", "resume", "nope"], ["app", "rollback", "nope", "--to", "v1"]):
             self.fails(self.nctl(*args), EXIT_FAILED, "default/nope")
         self.fails(self.nctl("app", "status", "nope"), EXIT_FAILED, 'no application "nope" in namespace "default"')
-        self.fails(self.nctl("app", "diff", "shop", "v1", "v3"), EXIT_FAILED, "has no revision shop-v3")
+        self.fails(self.nctl("app", "diff", "shop", "v1", "v3"), EXIT_DIFF_TROUBLE, "has no revision shop-v3")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "apptest_util.h"
 #include "app.h"
 #include "appdef.h"
 #include "kobj.h"
@@ -30,33 +31,6 @@
 
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                   */
-
-static const char *data_dir(void)
-{
-	const char *dir = getenv("NAVE_TEST_DATA");
-
-	return dir ? dir : "tests/data";
-}
-
-static char *read_file(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = xmalloc((size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_msg("cannot read %s", path);
-	buf[n] = 0;
-	fclose(f);
-	*ret_len = (size_t)n;
-	return buf;
-}
 
 /* One YAML document from text (the test's own fixtures: must parse). */
 static json_t *yaml(const char *text)
@@ -112,7 +86,7 @@ static void check_file(const char *path, const char *want)
 	struct errbuf err = {""};
 	json_t *doc = NULL;
 	size_t len;
-	char *text = read_file(path, &len);
+	char *text = apptest_read_file(path, &len);
 	int r;
 
 	r = yaml_parse_one(text, len, NULL, &err, &doc);
@@ -139,7 +113,7 @@ static void test_examples(void **state)
 	size_t n = 0, ok = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/app/examples.tsv", data_dir());
+	snprintf(path, sizeof(path), "%s/app/examples.tsv", apptest_data_dir());
 	f = fopen(path, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f)) {
@@ -152,7 +126,7 @@ static void test_examples(void **state)
 		*tab++ = 0;
 		if ((nl = strchr(tab, '\n')))
 			*nl = 0;
-		snprintf(file, sizeof(file), "%s/app/examples/%s", data_dir(), line);
+		snprintf(file, sizeof(file), "%s/app/examples/%s", apptest_data_dir(), line);
 		check_file(file, strcmp(tab, "ok") ? tab : NULL);
 		ok += !strcmp(tab, "ok");
 		n++;
@@ -170,7 +144,7 @@ static void test_bad(void **state)
 	size_t n = 0;
 	DIR *d;
 
-	snprintf(dirpath, sizeof(dirpath), "%s/app/bad", data_dir());
+	snprintf(dirpath, sizeof(dirpath), "%s/app/bad", apptest_data_dir());
 	d = opendir(dirpath);
 	assert_non_null(d);
 	while ((de = readdir(d))) {
@@ -181,7 +155,7 @@ static void test_bad(void **state)
 		if (len < 5 || strcmp(de->d_name + len - 5, ".yaml"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
-		text = read_file(path, &wl);
+		text = apptest_read_file(path, &wl);
 		if (strncmp(text, "# expect: ", 10))
 			fail_msg("%s: the first line must be \"# expect: <message substring>\"", path);
 		wl = strcspn(text + 10, "\n");

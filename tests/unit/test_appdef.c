@@ -32,44 +32,18 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "apptest_util.h"
 #include "hub/appdef.h"
 #include "yaml.h"
 
 static bool regen;
-
-static const char *data_dir(void)
-{
-	const char *d = getenv("NAVE_TEST_DATA");
-
-	return d ? d : "tests/data";
-}
-
-static char *read_file(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = xmalloc((size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_msg("cannot read %s", path);
-	buf[n] = '\0';
-	fclose(f);
-	*ret_len = (size_t)n;
-	return buf;
-}
 
 static json_t *load_yaml(const char *path)
 {
 	struct errbuf err = {{0}};
 	json_t *doc = NULL;
 	size_t len;
-	char *text = read_file(path, &len);
+	char *text = apptest_read_file(path, &len);
 
 	if (yaml_parse_one(text, len, NULL, &err, &doc) < 0)
 		fail_msg("%s: %s", path, err.msg);
@@ -101,7 +75,7 @@ static char **list_cases(const char *sub, size_t *ret_n)
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/appdef/%s", data_dir(), sub);
+	snprintf(dir, sizeof(dir), "%s/appdef/%s", apptest_data_dir(), sub);
 	d = opendir(dir);
 	if (!d)
 		fail_msg("cannot open %s", dir);
