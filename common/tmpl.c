@@ -109,19 +109,25 @@ static void expr_label(const char *src, size_t len, char *out, size_t size)
 	snprintf(out, size, "${%s}", disp);
 }
 
+/* Prefix the message in err with expr_label(src). */
+static void expr_prefix(struct errbuf *err, const char *src, size_t len)
+{
+	char label[160];
+
+	expr_label(src, len, label, sizeof(label));
+	errbuf_prefix(err, "%s", label);
+}
+
 static int parse_one(struct tstr *ts, size_t *alloc, const char *src, size_t len, struct tmpl_ctx *ctx,
 		     struct errbuf *err)
 {
 	struct part *p = tstr_add(ts, alloc);
-	char label[160];
 	int r;
 
 	p->is_expr = true;
 	r = tmpl_expr_parse(src, len, ctx, err, &p->e);
-	if (r < 0) {
-		expr_label(src, len, label, sizeof(label));
-		errbuf_prefix(err, "%s", label);
-	}
+	if (r < 0)
+		expr_prefix(err, src, len);
 	return r;
 }
 
@@ -311,18 +317,40 @@ static int at_path(struct render *r, int code)
 	return code;
 }
 
-static int fail(struct render *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Set r->err to code and the printf-style message, prefixed with the
+ * current path. Evaluates to code. */
+#define fail(r, code, ...) at_path(r, errbuf_set((r)->err, code, __VA_ARGS__))
 
-static int fail(struct render *r, int code, const char *fmt, ...)
+/* Charge n steps / n nodes to the render; past a cap, the message names the path. */
+static int charge_steps(struct render *r, size_t n)
 {
-	char msg[ERRBUF_MAX];
-	va_list ap;
+	int rc = tmpl_ctx_steps(&r->ctx, n, r->err);
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	errbuf_set(r->err, code, "%s", msg);
-	return at_path(r, code);
+	return rc < 0 ? at_path(r, rc) : 0;
+}
+
+static int charge_nodes(struct render *r, size_t n)
+{
+	int rc = tmpl_ctx_nodes(&r->ctx, n, r->err);
+
+	return rc < 0 ? at_path(r, rc) : 0;
+}
+
+/* -E2BIG when a template value at depth is nested past TMPL_DEPTH_MAX. */
+static int depth_check(struct render *r, int depth)
+{
+	if (depth > TMPL_DEPTH_MAX)
+		return fail(r, -E2BIG, "template nested deeper than %d levels", TMPL_DEPTH_MAX);
+	return 0;
+}
+
+/* What rendering or checking any template value at depth costs first: the
+ * depth cap, then one step. */
+static int value_enter(struct render *r, int depth)
+{
+	int rc = depth_check(r, depth);
+
+	return rc < 0 ? rc : charge_steps(r, 1);
 }
 
 static size_t hash_ptr(const void *p)
@@ -404,34 +432,29 @@ static int get_tstr(struct render *r, const char *s, size_t len, bool expr_only,
 
 /* ---- evaluating parts -------------------------------------------------- */
 
+/* Prefix the message in r->err with the part's expression, then the path. Returns rc. */
+static int part_error(struct render *r, const struct part *p, int rc)
+{
+	const char *src = tmpl_expr_source(p->e);
+
+	expr_prefix(r->err, src, strlen(src));
+	return at_path(r, rc);
+}
+
 /* Evaluate an expression part; *ret new reference or NULL (undefined). */
 static int eval_part(struct render *r, const struct part *p, json_t **ret)
 {
-	const char *src = tmpl_expr_source(p->e);
-	char label[160];
 	int rc = tmpl_expr_eval(p->e, r->scope, r->bind, &r->ctx, r->err, ret);
 
-	if (rc < 0) {
-		expr_label(src, strlen(src), label, sizeof(label));
-		errbuf_prefix(r->err, "%s", label);
-		return at_path(r, rc);
-	}
-	return 0;
+	return rc < 0 ? part_error(r, p, rc) : 0;
 }
 
 /* Copy an expression part's value v into the output. */
 static int copy_part(struct render *r, const struct part *p, const json_t *v, json_t **ret)
 {
-	const char *src = tmpl_expr_source(p->e);
-	char label[160];
 	int rc = tmpl_value_copy(v, &r->ctx, r->err, ret);
 
-	if (rc < 0) {
-		expr_label(src, strlen(src), label, sizeof(label));
-		errbuf_prefix(r->err, "%s", label);
-		return at_path(r, rc);
-	}
-	return 0;
+	return rc < 0 ? part_error(r, p, rc) : 0;
 }
 
 static int undefined_part(struct render *r, const struct part *p)
@@ -475,10 +498,10 @@ static int interpolate(struct render *r, const struct tstr *ts, struct buf *out)
 static int new_string(struct render *r, const char *s, size_t len, json_t **ret)
 {
 	json_t *v;
-	int rc = tmpl_ctx_nodes(&r->ctx, 1, r->err);
+	int rc = charge_nodes(r, 1);
 
 	if (rc < 0)
-		return at_path(r, rc);
+		return rc;
 	v = json_stringn(s, len);
 	if (!v)
 		return fail(r, -EINVAL, "the result is not valid UTF-8");
@@ -539,6 +562,23 @@ out:
 	return rc;
 }
 
+/* The object's "$if", when it has one: *ret_keep is false when it is falsy. */
+static int eval_if(struct render *r, const json_t *t, bool *ret_keep)
+{
+	json_t *cond = NULL;
+	int rc;
+
+	if (!json_object_get(t, "$if")) {
+		*ret_keep = true;
+		return 0;
+	}
+	rc = eval_directive(r, t, "$if", &cond);
+	if (rc == 0)
+		*ret_keep = tmpl_truthy(cond);
+	json_decref(cond);
+	return rc;
+}
+
 /* ---- keys and directives ----------------------------------------------- */
 
 enum key_class {
@@ -570,6 +610,46 @@ static enum key_class key_class(const char *k)
 	    strncmp(k, "$setElementOrder/", 17) == 0 || strncmp(k, "$deleteFromPrimitiveList/", 25) == 0)
 		return K_SMP;
 	return K_UNKNOWN;
+}
+
+/* A $each object has only $each, $as, $do and $if keys, a $do, and an $as
+ * (when given) that is a name. */
+static int each_keys_check(struct render *r, const json_t *t)
+{
+	const json_t *as = json_object_get(t, "$as"), *v;
+	const char *k;
+	int rc;
+
+	json_object_foreach((json_t *)t, k, v) {
+		enum key_class c = key_class(k);
+
+		if (c != K_EACH && c != K_AS && c != K_DO && c != K_IF)
+			return fail(r, -EINVAL, "\"%.60s\" cannot be used with $each (allowed: $each, $as, $do, $if)", k);
+	}
+	if (!json_object_get(t, "$do"))
+		return fail(r, -EINVAL, "$each needs \"$do\": the template for each item");
+	if (as && (!json_is_string(as) || !tmpl_ident_valid(json_string_value(as)))) {
+		seg_push(r, SEG_KEY, "$as", 0);
+		rc = fail(r, -EINVAL, "must be a name ([A-Za-z_][A-Za-z0-9_-]*)");
+		seg_pop(r);
+		return rc;
+	}
+	return 0;
+}
+
+/* A $value object has only $value and $if keys. */
+static int value_keys_check(struct render *r, const json_t *t)
+{
+	const json_t *v;
+	const char *k;
+
+	json_object_foreach((json_t *)t, k, v) {
+		enum key_class c = key_class(k);
+
+		if (c != K_VALUE && c != K_IF)
+			return fail(r, -EINVAL, "\"%.60s\" cannot be used with $value (allowed: $value, $if)", k);
+	}
+	return 0;
 }
 
 static int unknown_key(struct render *r, const char *k, const char *where)
@@ -613,24 +693,22 @@ static int render_value(struct render *r, const json_t *t, int depth, json_t **r
 /* One item of a $each (bound in r->bind): its $if, then its $do into out. */
 static int each_item(struct render *r, const json_t *t, int depth, size_t i, json_t *out)
 {
-	json_t *res = NULL, *cond = NULL;
-	int rc = tmpl_ctx_steps(&r->ctx, 1, r->err);
+	json_t *res = NULL;
+	bool keep;
+	int rc = charge_steps(r, 1);
 
 	if (rc < 0)
-		return at_path(r, rc);
+		return rc;
 	seg_push(r, SEG_ITEM, NULL, i);
-	if (json_object_get(t, "$if")) {
-		rc = eval_directive(r, t, "$if", &cond);
-		if (rc < 0 || !tmpl_truthy(cond))
-			goto out;
-	}
+	rc = eval_if(r, t, &keep);
+	if (rc < 0 || !keep)
+		goto out;
 	seg_push(r, SEG_KEY, "$do", 0);
 	rc = render_value(r, json_object_get(t, "$do"), depth + 1, &res);
 	seg_pop(r);
 	if (rc == 0 && res)
 		json_array_append_new(out, res);
 out:
-	json_decref(cond);
 	seg_pop(r);
 	return rc;
 }
@@ -645,23 +723,11 @@ static int render_each(struct render *r, const json_t *t, int depth, json_t *out
 	size_t i = 0;
 	int rc;
 
-	json_object_foreach((json_t *)t, k, v) {
-		enum key_class c = key_class(k);
-
-		if (c != K_EACH && c != K_AS && c != K_DO && c != K_IF)
-			return fail(r, -EINVAL, "\"%.60s\" cannot be used with $each (allowed: $each, $as, $do, $if)", k);
-	}
-	if (!json_object_get(t, "$do"))
-		return fail(r, -EINVAL, "$each needs \"$do\": the template for each item");
-	if (as) {
-		if (!json_is_string(as) || !tmpl_ident_valid(json_string_value(as))) {
-			seg_push(r, SEG_KEY, "$as", 0);
-			rc = fail(r, -EINVAL, "must be a name ([A-Za-z_][A-Za-z0-9_-]*)");
-			seg_pop(r);
-			return rc;
-		}
+	rc = each_keys_check(r, t);
+	if (rc < 0)
+		return rc;
+	if (as)
 		bind.name = json_string_value(as);
-	}
 	rc = eval_directive(r, t, "$each", &coll);
 	if (rc < 0 || !coll || json_is_null(coll))
 		goto out;
@@ -675,11 +741,9 @@ static int render_each(struct render *r, const json_t *t, int depth, json_t *out
 		json_object_foreach(coll, k, v) {
 			json_t *pair;
 
-			rc = tmpl_ctx_nodes(&r->ctx, 2, r->err);
-			if (rc < 0) {
-				rc = at_path(r, rc);
+			rc = charge_nodes(r, 2);
+			if (rc < 0)
 				break;
-			}
 			pair = json_pack("{s:s, s:O}", "key", k, "value", v);
 			bind.value = pair;
 			rc = each_item(r, t, depth, i++, out);
@@ -701,27 +765,17 @@ out:
 /* {"$value": expr, "$if": expr}. */
 static int render_value_directive(struct render *r, const json_t *t, json_t **ret)
 {
-	json_t *v = NULL, *cond = NULL;
-	const char *k;
-	int rc;
+	json_t *v = NULL;
+	bool keep;
+	int rc = value_keys_check(r, t);
 
-	json_object_foreach((json_t *)t, k, v) {
-		enum key_class c = key_class(k);
-
-		if (c != K_VALUE && c != K_IF)
-			return fail(r, -EINVAL, "\"%.60s\" cannot be used with $value (allowed: $value, $if)", k);
-	}
-	v = NULL;
-	if (json_object_get(t, "$if")) {
-		rc = eval_directive(r, t, "$if", &cond);
-		if (rc < 0)
-			return rc;
-		if (!tmpl_truthy(cond)) {
-			json_decref(cond);
-			*ret = NULL;
-			return 0;
-		}
-		json_decref(cond);
+	if (rc == 0)
+		rc = eval_if(r, t, &keep);
+	if (rc < 0)
+		return rc;
+	if (!keep) {
+		*ret = NULL;
+		return 0;
 	}
 	rc = eval_directive(r, t, "$value", &v);
 	if (rc < 0 || !v) {
@@ -740,14 +794,15 @@ static int render_value_directive(struct render *r, const json_t *t, json_t **re
 
 static int render_object(struct render *r, const json_t *t, int depth, json_t **ret)
 {
-	json_t *out = NULL, *v, *cond = NULL;
+	json_t *out = NULL, *v;
 	const char *k;
+	bool keep;
 	int rc;
 
 	if (json_object_get(t, "$each")) {
-		rc = tmpl_ctx_nodes(&r->ctx, 1, r->err);
+		rc = charge_nodes(r, 1);
 		if (rc < 0)
-			return at_path(r, rc);
+			return rc;
 		out = json_array();
 		rc = render_each(r, t, depth, out);
 		goto out;
@@ -762,20 +817,16 @@ static int render_object(struct render *r, const json_t *t, int depth, json_t **
 		if (c == K_UNKNOWN)
 			return unknown_key(r, k, "");
 	}
-	if (json_object_get(t, "$if")) {
-		rc = eval_directive(r, t, "$if", &cond);
-		if (rc < 0)
-			return rc;
-		if (!tmpl_truthy(cond)) {
-			json_decref(cond);
-			*ret = NULL;
-			return 0;
-		}
-		json_decref(cond);
-	}
-	rc = tmpl_ctx_nodes(&r->ctx, 1, r->err);
+	rc = eval_if(r, t, &keep);
 	if (rc < 0)
-		return at_path(r, rc);
+		return rc;
+	if (!keep) {
+		*ret = NULL;
+		return 0;
+	}
+	rc = charge_nodes(r, 1);
+	if (rc < 0)
+		return rc;
 	out = json_object();
 	json_object_foreach((json_t *)t, k, v) {
 		enum key_class c = key_class(k);
@@ -829,10 +880,10 @@ static int render_array(struct render *r, const json_t *t, int depth, json_t **r
 {
 	json_t *out;
 	size_t i;
-	int rc = tmpl_ctx_nodes(&r->ctx, 1, r->err);
+	int rc = charge_nodes(r, 1);
 
 	if (rc < 0)
-		return at_path(r, rc);
+		return rc;
 	out = json_array();
 	for (i = 0; i < json_array_size(t); i++) {
 		const json_t *item = json_array_get(t, i);
@@ -841,9 +892,8 @@ static int render_array(struct render *r, const json_t *t, int depth, json_t **r
 		seg_push(r, SEG_INDEX, NULL, i);
 		if (json_is_object(item) && json_object_get(item, "$each")) {
 			/* a $each inside a list: its values are spliced in place */
-			if (depth + 1 > TMPL_DEPTH_MAX)
-				rc = fail(r, -E2BIG, "template nested deeper than %d levels", TMPL_DEPTH_MAX);
-			else
+			rc = depth_check(r, depth + 1);
+			if (rc == 0)
 				rc = render_each(r, item, depth + 1, out);
 		} else {
 			rc = render_value(r, item, depth + 1, &res);
@@ -865,11 +915,9 @@ static int render_value(struct render *r, const json_t *t, int depth, json_t **r
 	int rc;
 
 	*ret = NULL;
-	if (depth > TMPL_DEPTH_MAX)
-		return fail(r, -E2BIG, "template nested deeper than %d levels", TMPL_DEPTH_MAX);
-	rc = tmpl_ctx_steps(&r->ctx, 1, r->err);
+	rc = value_enter(r, depth);
 	if (rc < 0)
-		return at_path(r, rc);
+		return rc;
 	switch (json_typeof(t)) {
 	case JSON_STRING:
 		return render_string(r, t, ret);
@@ -878,9 +926,9 @@ static int render_value(struct render *r, const json_t *t, int depth, json_t **r
 	case JSON_ARRAY:
 		return render_array(r, t, depth, ret);
 	default:
-		rc = tmpl_ctx_nodes(&r->ctx, 1, r->err);
+		rc = charge_nodes(r, 1);
 		if (rc < 0)
-			return at_path(r, rc);
+			return rc;
 		*ret = json_copy((json_t *)t);
 		return 0;
 	}
@@ -949,24 +997,9 @@ static int check_object(struct render *r, const json_t *t, int depth)
 	int rc;
 
 	if (json_object_get(t, "$each")) {
-		const json_t *as = json_object_get(t, "$as");
-
-		json_object_foreach((json_t *)t, k, v) {
-			enum key_class c = key_class(k);
-
-			if (c != K_EACH && c != K_AS && c != K_DO && c != K_IF)
-				return fail(r, -EINVAL, "\"%.60s\" cannot be used with $each (allowed: $each, $as, $do, $if)",
-					    k);
-		}
-		if (!json_object_get(t, "$do"))
-			return fail(r, -EINVAL, "$each needs \"$do\": the template for each item");
-		if (as && (!json_is_string(as) || !tmpl_ident_valid(json_string_value(as)))) {
-			seg_push(r, SEG_KEY, "$as", 0);
-			rc = fail(r, -EINVAL, "must be a name ([A-Za-z_][A-Za-z0-9_-]*)");
-			seg_pop(r);
-			return rc;
-		}
-		rc = check_directive(r, t, "$each");
+		rc = each_keys_check(r, t);
+		if (rc == 0)
+			rc = check_directive(r, t, "$each");
 		if (rc == 0)
 			rc = check_directive(r, t, "$if");
 		if (rc < 0)
@@ -977,13 +1010,9 @@ static int check_object(struct render *r, const json_t *t, int depth)
 		return rc;
 	}
 	if (json_object_get(t, "$value")) {
-		json_object_foreach((json_t *)t, k, v) {
-			enum key_class c = key_class(k);
-
-			if (c != K_VALUE && c != K_IF)
-				return fail(r, -EINVAL, "\"%.60s\" cannot be used with $value (allowed: $value, $if)", k);
-		}
-		rc = check_directive(r, t, "$if");
+		rc = value_keys_check(r, t);
+		if (rc == 0)
+			rc = check_directive(r, t, "$if");
 		return rc < 0 ? rc : check_directive(r, t, "$value");
 	}
 	rc = check_directive(r, t, "$if");
@@ -1015,13 +1044,10 @@ static int check_object(struct render *r, const json_t *t, int depth)
 static int check_value(struct render *r, const json_t *t, int depth)
 {
 	size_t i;
-	int rc;
+	int rc = value_enter(r, depth);
 
-	if (depth > TMPL_DEPTH_MAX)
-		return fail(r, -E2BIG, "template nested deeper than %d levels", TMPL_DEPTH_MAX);
-	rc = tmpl_ctx_steps(&r->ctx, 1, r->err);
 	if (rc < 0)
-		return at_path(r, rc);
+		return rc;
 	switch (json_typeof(t)) {
 	case JSON_STRING:
 		return check_string(r, t, false);
@@ -1032,12 +1058,13 @@ static int check_value(struct render *r, const json_t *t, int depth)
 			const json_t *item = json_array_get(t, i);
 
 			seg_push(r, SEG_INDEX, NULL, i);
-			if (json_is_object(item) && json_object_get(item, "$each"))
-				rc = depth + 1 > TMPL_DEPTH_MAX ? fail(r, -E2BIG, "template nested deeper than %d levels",
-								      TMPL_DEPTH_MAX)
-								 : check_object(r, item, depth + 1);
-			else
+			if (json_is_object(item) && json_object_get(item, "$each")) {
+				rc = depth_check(r, depth + 1);
+				if (rc == 0)
+					rc = check_object(r, item, depth + 1);
+			} else {
 				rc = check_value(r, item, depth + 1);
+			}
 			seg_pop(r);
 			if (rc < 0)
 				return rc;
@@ -1084,7 +1111,6 @@ int tmpl_eval(const char *expr, const json_t *scope, struct errbuf *err, json_t 
 	struct tmpl_ctx ctx = { 0 };
 	struct tstr *ts = NULL;
 	json_t *v = NULL;
-	char label[160];
 	int rc;
 
 	if (!expr)
@@ -1096,8 +1122,7 @@ int tmpl_eval(const char *expr, const json_t *scope, struct errbuf *err, json_t 
 	if (rc < 0) {
 		const char *src = tmpl_expr_source(ts->parts[0].e);
 
-		expr_label(src, strlen(src), label, sizeof(label));
-		errbuf_prefix(err, "%s", label);
+		expr_prefix(err, src, strlen(src));
 	} else {
 		*ret_value = v;
 	}

@@ -7,7 +7,7 @@
  * docs/definitions.md is the user's manual of this language; keep it true.
  *
  * EXPRESSIONS (tmpl_eval)
- *   literals   'text' or "text" (escapes \\ \' \" \n \t), 42, -1.5, true,
+ *   literals   'text' or "text" (escapes \\ \' \" \n \t \r \/), 42, -1.5, true,
  *              false, null, [a, b, ...], {'key': value, ...}
  *   paths      a root name from the scope, then .field, ["field"] or [index]:
  *              parameter.ports[0].port, context.name, inputs["comp-output"].
@@ -70,7 +70,10 @@
  * TMPL_EXPR_MAX bytes and TMPL_DEPTH_MAX levels of nesting; templates at most
  * TMPL_DEPTH_MAX levels deep; one render creates at most TMPL_NODES_MAX JSON
  * values and evaluates at most TMPL_STEPS_MAX expression nodes; strings it
- * builds are at most TMPL_STRING_MAX bytes.
+ * builds are at most TMPL_STRING_MAX bytes; a value from the scope that is
+ * copied into the output, turned into a string (str(), interpolation, join)
+ * or compared (==, !=, contains()) is at most TMPL_VALUE_DEPTH_MAX levels
+ * deep (paths into a deeper value are fine).
  *
  * ERRORS: -EINVAL with a message naming the template path and the
  * expression: "spec.template.spec.containers[0].image: ${parameter.imag}:
@@ -91,11 +94,12 @@
 #define TMPL_NODES_MAX 200000
 #define TMPL_STEPS_MAX 1000000
 #define TMPL_STRING_MAX (1024 * 1024)
+#define TMPL_VALUE_DEPTH_MAX 256
 
-/* Evaluate expr against scope (an object: root name -> value; borrowed).
- * Returns 0 with *ret_value a new reference, or NULL when the result is
- * undefined; -EINVAL (syntax, type or undefined-in-operator error) or
- * -E2BIG with a message in err. */
+/* Evaluate expr (bare, or as "${expr}") against scope (an object: root name
+ * -> value; borrowed). Returns 0 with *ret_value a new reference, or NULL
+ * when the result is undefined; -EINVAL (syntax, type or
+ * undefined-in-operator error) or -E2BIG with a message in err. */
 int tmpl_eval(const char *expr, const json_t *scope, struct errbuf *err, json_t **ret_value);
 
 /* Whether a value is truthy (NULL = undefined is false). */
@@ -113,11 +117,13 @@ int tmpl_render(const json_t *tmpl, const json_t *scope, const char *path, struc
  * hold. For definition admission. Returns 0 or -EINVAL/-E2BIG naming the path. */
 int tmpl_check(const json_t *tmpl, const char *path, struct errbuf *err);
 
-/* Check one expression's syntax. */
+/* Check one expression's syntax (bare, or as "${expr}") without evaluating.
+ * Returns 0, or -EINVAL/-E2BIG with the message tmpl_eval would give. */
 int tmpl_check_expr(const char *expr, struct errbuf *err);
 
 /* Render a string that may hold ${expr} parts as a string (a message
- * template). Undefined parts are an error. *ret_str: caller frees. */
+ * template); scope as for tmpl_eval. Undefined parts are an error. Returns 0
+ * with *ret_str (caller frees with free()), or -EINVAL/-E2BIG with a message. */
 int tmpl_render_string(const char *s, const json_t *scope, struct errbuf *err, char **ret_str);
 
 #endif

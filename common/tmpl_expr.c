@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "codec.h"
 
 /* ---- tokens ------------------------------------------------------------ */
 
@@ -146,6 +147,28 @@ int tmpl_ctx_nodes(struct tmpl_ctx *ctx, size_t n, struct errbuf *err)
 
 /* ---- small helpers ----------------------------------------------------- */
 
+static int column_error(struct errbuf *err, bool syntax, size_t col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* -EINVAL with the message fmt formats and the 0-based column col, as
+ * "syntax error at column N: <message>" (syntax) or "<message> (column N)". */
+static int column_error(struct errbuf *err, bool syntax, size_t col, const char *fmt, ...)
+{
+	char msg[ERRBUF_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (syntax)
+		return errbuf_set(err, -EINVAL, "syntax error at column %zu: %s", col + 1, msg);
+	return errbuf_set(err, -EINVAL, "%s (column %zu)", msg, col + 1);
+}
+
+/* A parse error at byte `at` of the parser's source; an evaluation error at byte col. */
+#define syntax_error(p, at, ...) column_error((p)->err, true, at, __VA_ARGS__)
+#define col_error(ev, col, ...) column_error((ev)->err, false, col, __VA_ARGS__)
+
 const char *tmpl_type_name(const json_t *v)
 {
 	if (!v)
@@ -230,42 +253,15 @@ bool tmpl_truthy(const json_t *v)
 	return false;
 }
 
-/* Length of the valid UTF-8 sequence at s[0, len), or 0 when it is not one
- * (the rules jansson applies: no overlongs, surrogates or code points past
- * U+10FFFF). */
-static size_t utf8_valid_len(const unsigned char *s, size_t len)
-{
-	unsigned cp;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 void tmpl_utf8_sanitize(char *s)
 {
 	size_t len = strlen(s), i = 0;
 
 	while (i < len) {
-		size_t n = utf8_valid_len((const unsigned char *)s + i, len - i);
+		/* utf8_decode rejects what jansson rejects: overlongs, surrogates,
+		 * code points past U+10FFFF. */
+		uint32_t cp;
+		size_t n = utf8_decode((const unsigned char *)s + i, len - i, &cp);
 
 		if (n == 0) {
 			s[i++] = '?';
@@ -327,6 +323,14 @@ static int new_value(struct tmpl_ctx *ctx, json_t *v, struct errbuf *err, json_t
 
 /* ---- values: copy, str, equality --------------------------------------- */
 
+/* The walks below recurse once per level of a value: -E2BIG past the cap. */
+static int value_depth_check(int depth, struct errbuf *err)
+{
+	if (depth > TMPL_VALUE_DEPTH_MAX)
+		return errbuf_set(err, -E2BIG, "value nested deeper than %d levels", TMPL_VALUE_DEPTH_MAX);
+	return 0;
+}
+
 static int copy_rec(const json_t *v, int depth, struct tmpl_ctx *ctx, struct errbuf *err, json_t **ret)
 {
 	json_t *out = NULL, *c;
@@ -334,9 +338,9 @@ static int copy_rec(const json_t *v, int depth, struct tmpl_ctx *ctx, struct err
 	size_t i;
 	int r;
 
-	if (depth > TMPL_VALUE_DEPTH_MAX)
-		return errbuf_set(err, -E2BIG, "value nested deeper than %d levels", TMPL_VALUE_DEPTH_MAX);
-	r = tmpl_ctx_nodes(ctx, 1, err);
+	r = value_depth_check(depth, err);
+	if (r == 0)
+		r = tmpl_ctx_nodes(ctx, 1, err);
 	if (r < 0)
 		return r;
 	switch (json_typeof(v)) {
@@ -445,9 +449,9 @@ static int str_rec(const json_t *v, bool top, int depth, struct tmpl_ctx *ctx, s
 	size_t i;
 	int r;
 
-	if (depth > TMPL_VALUE_DEPTH_MAX)
-		return errbuf_set(err, -E2BIG, "value nested deeper than %d levels", TMPL_VALUE_DEPTH_MAX);
-	r = tmpl_ctx_steps(ctx, 1, err);
+	r = value_depth_check(depth, err);
+	if (r == 0)
+		r = tmpl_ctx_steps(ctx, 1, err);
 	if (r < 0)
 		return r;
 	switch (json_typeof(v)) {
@@ -546,9 +550,9 @@ static int equal_rec(const json_t *a, const json_t *b, int depth, struct tmpl_ct
 
 	if (!a || !b)
 		return !a && !b;
-	if (depth > TMPL_VALUE_DEPTH_MAX)
-		return errbuf_set(err, -E2BIG, "value nested deeper than %d levels", TMPL_VALUE_DEPTH_MAX);
-	r = tmpl_ctx_steps(ctx, 1, err);
+	r = value_depth_check(depth, err);
+	if (r == 0)
+		r = tmpl_ctx_steps(ctx, 1, err);
 	if (r < 0)
 		return r;
 	if (is_number(a) && is_number(b))
@@ -600,19 +604,6 @@ struct parser {
 	size_t tstart, tend;
 	json_t *tval; /* T_NUM, T_STR: owned until taken */
 };
-
-static int syntax_error(struct parser *p, size_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int syntax_error(struct parser *p, size_t at, const char *fmt, ...)
-{
-	char msg[ERRBUF_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return errbuf_set(p->err, -EINVAL, "syntax error at column %zu: %s", at + 1, msg);
-}
 
 /* What the current token is, for "found ..." in messages. */
 static void tok_describe(const struct parser *p, char *out, size_t size)
@@ -1007,19 +998,16 @@ static int parse_primary(struct parser *p, struct node **ret)
 		break;
 	}
 	case T_LB:
-		r = node_new(p, N_LIST, p->tstart, &n);
+	case T_LC: {
+		bool object = p->tok == T_LC;
+
+		r = node_new(p, object ? N_OBJECT : N_LIST, p->tstart, &n);
 		if (r == 0)
 			r = lex(p);
 		if (r == 0)
-			r = parse_seq(p, n, T_RB, false);
+			r = parse_seq(p, n, object ? T_RC : T_RB, object);
 		break;
-	case T_LC:
-		r = node_new(p, N_OBJECT, p->tstart, &n);
-		if (r == 0)
-			r = lex(p);
-		if (r == 0)
-			r = parse_seq(p, n, T_RC, true);
-		break;
+	}
 	case T_EOF:
 		return syntax_error(p, p->tstart, "expected an operand");
 	default:
@@ -1520,20 +1508,6 @@ static int undefined_error(struct eval *ev, const struct node *n, const char *wh
 	tmpl_expr_display(ev->e->src + n->start, n->end - n->start, text, sizeof(text));
 	return errbuf_set(err, -EINVAL, "%s is undefined%s%s%s%s (column %zu)", text, what[0] ? " " : "", what,
 			  why[0] ? ": " : "", why, n->start + 1);
-}
-
-static int col_error(struct eval *ev, size_t col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* -EINVAL with "<message> (column N)"; col is 0-based. */
-static int col_error(struct eval *ev, size_t col, const char *fmt, ...)
-{
-	char msg[ERRBUF_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return errbuf_set(ev->err, -EINVAL, "%s (column %zu)", msg, col + 1);
 }
 
 #define type_error(ev, n, ...) col_error(ev, (n)->start, __VA_ARGS__)

@@ -26,10 +26,6 @@
 #include "errbuf.h"
 #include "tmpl.h"
 
-/* How deep values (scope data) may be for equality, str() and copies. Values
- * come from the caller (parsed JSON); the walk recurses, so it is capped. */
-#define TMPL_VALUE_DEPTH_MAX 256
-
 struct tmpl_ctx {
 	size_t steps; /* expression nodes evaluated and per-item work so far */
 	size_t nodes; /* JSON values created so far */

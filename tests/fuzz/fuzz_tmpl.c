@@ -53,7 +53,8 @@ static char *dump(const json_t *v)
 	return s;
 }
 
-/* Modify every container reachable from v (one level of items). */
+/* Modify every container reachable from v: a key more in each object, an
+ * item more in each list. */
 static void scribble(json_t *v)
 {
 	const char *k;
