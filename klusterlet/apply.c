@@ -39,6 +39,7 @@
 #include "codec.h"
 #include "kobj.h"
 #include "log.h"
+#include "rollout_plan.h"
 #include "timefmt.h"
 
 /* ---------------------------------------------------------------------- */
@@ -535,7 +536,34 @@ static bool unchanged(struct work *w, struct manifest *m, const json_t *config)
 	return same;
 }
 
+static void write_manifest_as_is(struct work *w, struct manifest *m);
+
+/* A workload a rollout controls is written with the rollout's fields pinned
+ * (rollout.h), or not at all: the manifest is swapped for the pinned copy
+ * for the (synchronous) building of the request. */
 static void write_manifest(struct work *w, struct manifest *m)
+{
+	json_t *orig = m->obj, *pinned = NULL;
+
+	switch (rollout_pin(w, m, &pinned)) {
+	case ROLLOUT_PIN_SKIP:
+		manifest_ok(m);
+		w->e->stats.skips++;
+		advance(w);
+		return;
+	case ROLLOUT_PIN_OBJECT:
+		m->obj = pinned;
+		write_manifest_as_is(w, m);
+		m->obj = orig;
+		json_decref(pinned);
+		return;
+	case ROLLOUT_PIN_NONE:
+		break;
+	}
+	write_manifest_as_is(w, m);
+}
+
+static void write_manifest_as_is(struct work *w, struct manifest *m)
 {
 	struct kref ref;
 	json_t *o = NULL;
@@ -699,6 +727,12 @@ static void next_manifest(struct work *w)
 		return;
 	}
 	m = cur(w);
+	if (rollout_is_manifest(m->obj)) {
+		/* executed by the agent (rollout.c), never sent to the API */
+		rollout_apply_manifest(w, m);
+		advance(w);
+		return;
+	}
 	if (m->mapped) {
 		do_get(w, m);
 		return;
@@ -754,7 +788,11 @@ static void retry_fire(uv_timer_t *t)
 
 void apply_round_done(struct work *w)
 {
+	char before[PROTO_STATUSHASH_LEN + 1];
+
+	memcpy(before, w->hash, sizeof(before));
 	feedback_compute(w);
+	eng_plan_recheck(w, strcmp(before, w->hash) != 0);
 	eng_status_changed(w);
 	w->phase = WORK_IDLE;
 	w->rechecking = false;

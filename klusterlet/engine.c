@@ -111,6 +111,7 @@ static void work_closed(uv_handle_t *h)
 
 	if (--w->closing)
 		return;
+	rollout_work_free(w);
 	apply_free_manifests(w);
 	json_decref(w->bundle);
 	json_decref(w->pending_bundle);
@@ -142,6 +143,7 @@ void eng_work_free(struct work *w)
 		}
 	}
 	w->next = NULL;
+	rollout_work_stop(w);
 	kclient_cancel(w->call);
 	w->call = NULL;
 	kdiscovery_cancel(w->wait);
@@ -169,6 +171,7 @@ void eng_work_set_bundle(struct work *w, json_t *bundle, int64_t generation)
 	json_decref(w->delete_option);
 	w->delete_option = json_is_object(del) ? json_deep_copy(del) : NULL;
 	apply_build_manifests(w);
+	rollout_bundle_changed(w);
 	backoff_reset(&w->backoff);
 }
 
@@ -240,10 +243,23 @@ void eng_report_deleted(struct work *w, int64_t generation)
 /* lifecycle                                                               */
 /* ---------------------------------------------------------------------- */
 
+void eng_plan_recheck(struct work *w, bool status_changed)
+{
+	uint64_t max = w->e->recheck_ms, fast = ENG_FAST_RECHECK_MS < max ? ENG_FAST_RECHECK_MS : max;
+
+	if (!w->progressing)
+		w->recheck_after_ms = 0;
+	else if (status_changed || !w->recheck_after_ms)
+		w->recheck_after_ms = fast;
+	else
+		w->recheck_after_ms = w->recheck_after_ms * 2 < max ? w->recheck_after_ms * 2 : max;
+}
+
 /* Every tick: evictions whose grace has passed, then re-check (drift,
- * feedback) the works whose last round is older than the recheck period, at
- * most ENG_MAX_RECHECKS at a time, so re-checks never crowd out new
- * generations in the client's rate limiter. */
+ * feedback) the works whose last round is older than their re-check delay
+ * (the recheck period, shorter while a workload rolls out), at most
+ * ENG_MAX_RECHECKS at a time, so re-checks never crowd out new generations in
+ * the client's rate limiter. */
 static void recheck_fire(uv_timer_t *t)
 {
 	struct work_engine *e = t->data;
@@ -253,6 +269,7 @@ static void recheck_fire(uv_timer_t *t)
 
 	/* evictions first: a round started here would make them wait */
 	gc_evict_check(e);
+	rollout_tick(e);
 	for (w = e->works; w; w = w->next) {
 		if (w->rechecking)
 			running++;
@@ -260,7 +277,8 @@ static void recheck_fire(uv_timer_t *t)
 	for (w = e->works; w && running < ENG_MAX_RECHECKS; w = w->next) {
 		if (w->phase != WORK_IDLE || !w->bundle || w->foreign || w->retry_armed)
 			continue;
-		if (now - w->last_round_us < (int64_t)e->recheck_ms * 1000)
+		if (now - w->last_round_us <
+		    (int64_t)(w->recheck_after_ms ? w->recheck_after_ms : e->recheck_ms) * 1000)
 			continue;
 		w->rechecking = true;
 		running++;
@@ -313,6 +331,7 @@ int work_engine_new(struct kclient *kc, const struct work_engine_config *cfg,
 	uv_timer_init(e->loop, &e->recheck_timer);
 	e->start_timer.data = e;
 	e->recheck_timer.data = e;
+	e->rollouts = rollout_mgr_new(e);
 	backoff_init(&e->start_backoff, ENG_RETRY_BASE_MS, ENG_RETRY_MAX_MS, 0.2);
 	*ret_engine = e;
 	return 0;
@@ -330,6 +349,7 @@ void work_engine_stop(struct work_engine *e)
 		uv_timer_stop(&e->start_timer);
 		uv_timer_stop(&e->recheck_timer);
 	}
+	rollout_mgr_stop(e);
 	while (e->works)
 		eng_work_free(e->works);
 	e->started = false;
@@ -351,6 +371,7 @@ struct work_engine *work_engine_free(struct work_engine *e)
 	work_engine_stop(e);
 	e->closing = true;
 	e->kd = kdiscovery_free(e->kd);
+	e->rollouts = rollout_mgr_free(e->rollouts);
 	free(e->cluster_name);
 	free(e->hub_hash);
 	free(e->agent_id);
@@ -372,6 +393,7 @@ int work_engine_start(struct work_engine *e, work_engine_ready_fn ready_cb, void
 	e->ready_ud = userdata;
 	backoff_reset(&e->start_backoff);
 	uv_timer_start(&e->recheck_timer, recheck_fire, ENG_RECHECK_TICK_MS(e), ENG_RECHECK_TICK_MS(e));
+	rollout_mgr_start(e);
 	amw_start(e);
 	return 0;
 }

@@ -39,14 +39,20 @@
 #include "kclient.h"
 #include "kclient_ops.h"
 #include "kdiscovery.h"
+#include "rollout.h"
 
 #define ENG_RETRY_BASE_MS 500
 #define ENG_RETRY_MAX_MS 30000
 #define ENG_DELETE_POLL_MS 300
 #define ENG_MSG_MAX 1024            /* kept bytes of a manifest's error message */
 #define ENG_MAX_RECHECKS 4          /* periodic re-check rounds running at once */
-/* The re-check timer's period: the recheck period, at most a second. */
-#define ENG_RECHECK_TICK_MS(e) ((e)->recheck_ms < 1000 ? (e)->recheck_ms : 1000)
+/* A work with a workload still rolling out is re-checked after this long,
+ * doubling while its status does not change, up to the recheck period. */
+#define ENG_FAST_RECHECK_MS 1000
+/* The re-check timer's period: the recheck period, at most a quarter of the
+ * fast re-check (so a fast re-check is late by 250 ms at most). */
+#define ENG_RECHECK_TICK_MS(e) ((e)->recheck_ms < ENG_FAST_RECHECK_MS / 4 ? (e)->recheck_ms \
+									   : ENG_FAST_RECHECK_MS / 4)
 
 enum eng_strategy {
 	ENG_UPDATE,
@@ -114,6 +120,8 @@ struct work {
 	bool delete_requested;       /* delete when the round ends */
 	bool retry_armed;
 	bool rechecking;             /* this round is a periodic re-check */
+	bool progressing;            /* the last status saw a workload rolling out */
+	uint64_t recheck_after_ms;   /* the next re-check's delay; 0: the recheck period */
 	int64_t last_round_us;       /* monotonic time the last round ended */
 	size_t cursor;               /* position in order[] (round) or in targets (delete) */
 	int round_errors;
@@ -136,6 +144,8 @@ struct work {
 	char reported_hash[PROTO_STATUSHASH_LEN + 1];
 	bool resync_pending;         /* the next report answers a status resync */
 	json_t *transitions;         /* owned: condition key -> [status, transition_us] */
+
+	struct rollout *rollouts;    /* owned by rollout.c: the work's Rollout manifests */
 };
 
 struct work_engine {
@@ -166,6 +176,7 @@ struct work_engine {
 	int close_pending;
 
 	struct work_engine_stats stats;
+	struct rollout_mgr *rollouts;/* owned by rollout.c: local batch rollouts */
 };
 
 /* a, or b when a is NULL (ISO C has no "a ?: b"). */
@@ -193,6 +204,9 @@ void eng_work_set_bundle(struct work *w, json_t *bundle, int64_t generation);
 void eng_count_error(struct work_engine *e);
 /* Arm w->timer: fn after ms. */
 void eng_work_timer(struct work *w, uint64_t ms, uv_timer_cb fn);
+/* After a round's status: choose the next re-check's delay (fast while a
+ * workload rolls out and the status keeps changing; see ENG_FAST_RECHECK_MS). */
+void eng_plan_recheck(struct work *w, bool status_changed);
 /* Log and keep a message: "what: reason: message". Returns a new string. */
 char *eng_err_text(const struct kclient_result *res);
 

@@ -36,6 +36,7 @@
 #include "jsonpath.h"
 #include "kobj.h"
 #include "log.h"
+#include "rollout_plan.h"
 #include "timefmt.h"
 
 #define FEEDBACK_MAX_VALUES 64       /* proto max_feedback_values */
@@ -395,9 +396,9 @@ void feedback_compute(struct work *w)
 		struct manifest *m = &w->m[i];
 		json_t *conds = json_array(), *values = NULL;
 		char group[254] = "", version[254] = "";
-		const char *why = NULL;
+		const char *why = NULL, *rollout_why = NULL;
 		bool complete = false;
-		int rules;
+		int rules, rollout_progress = 0;
 
 		if (m->mapped) {
 			snprintf(group, sizeof(group), "%s", m->map.group);
@@ -442,7 +443,13 @@ void feedback_compute(struct work *w)
 			nunknown++;
 		}
 		snprintf(key, sizeof(key), "m%zu:Feedback", i);
-		if (m->live) {
+		if (rollout_is_manifest(m->obj) && m->mapped) {
+			/* a local rollout's state (rollout.c), always reported */
+			values = NULL;
+			rollout_progress = rollout_feedback(w, m, &values, &rollout_why);
+			json_array_append_new(conds, cond(&c, key, "StatusFeedbackSynced", "True",
+							  "StatusFeedbackSynced", NULL, -1));
+		} else if (m->live) {
 			json_t *rules_json = json_object_get(m->config, "feedbackRules");
 			char *err = NULL;
 
@@ -481,7 +488,7 @@ void feedback_compute(struct work *w)
 				ncomplete++;
 			m->complete = complete;
 		}
-		switch (workload_progress(m, &why)) {
+		switch (rollout_why ? (why = rollout_why, rollout_progress) : workload_progress(m, &why)) {
 		case 1:
 			if (!progress_why)
 				progress_why = why;
@@ -556,6 +563,7 @@ void feedback_compute(struct work *w)
 						   all ? "every Complete condition rule is met" : NULL, gen));
 	}
 
+	w->progressing = progress_why != NULL;
 	json_decref(w->transitions);
 	w->transitions = c.now;
 	json_decref(w->status);

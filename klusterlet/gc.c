@@ -281,8 +281,10 @@ void gc_stale(struct work *w, void (*cont)(struct work *w, int r))
 				json_array_append(kept, entry);
 			continue;
 		}
-		if (unmapped) {
-			/* a manifest we could not map may be this object: collect nothing yet */
+		if (unmapped || rollout_protects(w, s(entry, "group"), s(entry, "resource"), s(entry, "namespace"),
+						 s(entry, "name"))) {
+			/* a manifest we could not map may be this object, or a rollout still
+			 * drains it (its source): collect nothing yet */
 			json_array_append(kept, entry);
 			continue;
 		}
@@ -475,6 +477,7 @@ void gc_delete_work(struct work *w)
 	}
 	log_info("work %s (%s): deleting (%s)", w->name, w->id,
 		 eng_or(json_string_value(json_object_get(w->delete_option, "propagationPolicy")), "Foreground"));
+	rollout_work_deleting(w);
 	w->phase = WORK_DELETING;
 	w->retry_armed = false;
 	json_decref(w->pending_bundle);
