@@ -932,6 +932,10 @@ static void app_conditions(struct wf *w, bool healthy, bool have_services)
 	if (wf_bad)
 		app_set_condition(w->status, "Healthy", false, !strcmp(wph, "failed") ? "WorkflowFailed" : "WorkflowTerminated",
 				  "the workflow has not succeeded");
+	else if (!have_services && strcmp(wph, "succeeded"))
+		/* Nothing runs anywhere yet (a topology that selects no cluster,
+		 * a step still waiting): not "healthy" by default. */
+		app_set_condition(w->status, "Healthy", false, "NothingDeployed", "no component is deployed yet");
 	else
 		app_set_condition(w->status, "Healthy", healthy, healthy ? "Healthy" : "Unhealthy",
 				  healthy ? "" : have_services ? "some components are not healthy" : "");

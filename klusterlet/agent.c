@@ -526,9 +526,15 @@ static void on_managed_cluster(void *ud, const struct kclient_result *res)
 	    json_integer_value(v) <= PROTO_LEASE_SECONDS_MAX) {
 		unsigned s = (unsigned)json_integer_value(v);
 
-		if (s != ag->lease_s)
+		if (s != ag->lease_s) {
 			log_info("agent: lease period %us (the ManagedCluster's)", s);
-		ag->lease_s = s;
+			ag->lease_s = s;
+			/* Announce it at once: until then the hub waits for the
+			 * default period, so a cluster that stops right after
+			 * joining would stay Available for twice 60 s. */
+			if (ag->up)
+				send_lease(ag);
+		}
 	} else if (res->r < 0) {
 		log_debug("agent: reading our ManagedCluster: %s", res->err->message);
 	}

@@ -289,12 +289,24 @@ static int workload_progress(const struct manifest *m, const char **ret_why)
 			return 1;
 		}
 	} else if (!strcmp(kind, "Job")) {
+		bool complete = false;
+
 		json_array_foreach(kobj_get_path(o, "status.conditions"), i, c) {
-			if (!strcmp(eng_or(json_string_value(json_object_get(c, "type")), ""), "Failed") &&
-			    !strcmp(eng_or(json_string_value(json_object_get(c, "status")), ""), "True")) {
+			const char *type = eng_or(json_string_value(json_object_get(c, "type")), "");
+
+			if (strcmp(eng_or(json_string_value(json_object_get(c, "status")), ""), "True"))
+				continue;
+			if (!strcmp(type, "Failed")) {
 				*ret_why = "Job failed";
 				return -1;
 			}
+			complete |= !strcmp(type, "Complete");
+		}
+		/* Still running: progressing, so its completion is read back
+		 * within a second or two rather than at the next 30 s re-check. */
+		if (!complete) {
+			*ret_why = "Job running";
+			return 1;
 		}
 	}
 	return 0;
