@@ -819,6 +819,8 @@ struct diff_ops {
 
 static void ops_add(struct diff_ops *o, enum diff_op op, size_t count)
 {
+	if (!count)
+		return; /* o->v may still be NULL: memset(NULL, .., 0) is undefined */
 	if (o->n + count > o->cap) {
 		o->cap = (o->n + count) * 2 + 64;
 		o->v = xrealloc(o->v, o->cap);

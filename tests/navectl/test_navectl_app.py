@@ -377,6 +377,8 @@ class AppKubesim(Scratch):
                 self.assertEqual((r.returncode, r.stdout), (EXIT_OK, ""), i)
                 continue
             self.assertEqual(r.returncode, EXIT_FAILED, r.stderr)
+            # A sanitizer stopping navectl also exits 1, with stdout lost: show stderr then.
+            self.assertTrue(r.stdout.startswith("--- "), "case %d: no diff on stdout; stderr:\n%s" % (i, r.stderr))
             self.assertEqual(apply_unified(ta, r.stdout), tb, "case %d:\n%s" % (i, r.stdout))
             changed = [l for l in r.stdout.splitlines()[2:] if l[:1] in "-+"]
             self.assertEqual(len(changed), len(ta) + len(tb) - 2 * lcs_len(ta, tb), "not minimal: case %d" % i)
