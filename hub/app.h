@@ -436,4 +436,14 @@ bool app_kind_cluster_scoped(const char *kind);
  * resourceIdentifiers. */
 void app_kind_resource(const char *kind, char *out, size_t outlen);
 
+/* ------------------------------------------------------------------------ */
+/* Added by app_rollout.c (the nave-rollout policy, issue #9)                */
+
+#define APP_ROLLOUT_GROUPS_MAX 100   /* properties.decisionGroups */
+/* Validate a nave-rollout policy's properties (borrowed): the
+ * rolloutStrategy (wave_strategy_parse, hub/wave.h), decisionGroups[]
+ * {groupName, groupClusterSelector} and clustersPerDecisionGroup (int or
+ * "N%"). 0 or -EINVAL naming the field under field. */
+int app_rollout_check(const json_t *props, const char *field, struct errbuf *err);
+
 #endif

@@ -5,6 +5,10 @@
  *   POST /nave/v1/namespaces/NS/applications/NAME/rollback
  *        {"revision": "NAME-vN" | "vN" | N}; without "revision": the newest
  *        revision whose workflow succeeded, other than the latest.
+ *   POST /nave/v1/namespaces/NS/applications/NAME/rollout/{pause,resume,
+ *        abort,rollback}: the wave of a deploy step with a nave-rollout
+ *        policy (app_rollout.c, status.rollout); rollback is the rollback
+ *        above (a body may name the revision), whose run is a new wave.
  * serve.c routes here after checking the admin credential. Each answers
  * 200 with the Application as stored after the change (its status carries
  * the transition; the controller continues from it in the next loop
@@ -158,7 +162,8 @@ void app_http(struct hub *h, struct httpd_req *req, const char *ns, const char *
 		hub_respond_error(h, req, -EIO, "the application controller is not running");
 		return;
 	}
-	if (!(nsegs == 2 && !strcmp(segs[0], "workflow")) && !(nsegs == 1 && !strcmp(segs[0], "rollback"))) {
+	if (!(nsegs == 2 && !strcmp(segs[0], "workflow")) && !(nsegs == 1 && !strcmp(segs[0], "rollback")) &&
+	    !(nsegs == 2 && !strcmp(segs[0], "rollout"))) {
 		hub_respond_error(h, req, -ENOENT, "the server could not find the requested resource");
 		return;
 	}
@@ -166,11 +171,17 @@ void app_http(struct hub *h, struct httpd_req *req, const char *ns, const char *
 		not_found(h, req, APP_RES_APPS, name);
 		return;
 	}
-	if (nsegs == 1) {
+	if (nsegs == 1 || (!strcmp(segs[0], "rollout") && !strcmp(segs[1], "rollback"))) {
+		/* rollout/rollback: the last succeeded revision becomes the
+		 * change, rolled out as a new wave */
 		rollback(h, req, app);
 		goto out;
 	}
-	if ((r = app_workflow_action(ctl, app, segs[1], &err)) < 0) {
+	if (!strcmp(segs[0], "rollout"))
+		r = app_rollout_action(ctl, app, segs[1], &err);
+	else
+		r = app_workflow_action(ctl, app, segs[1], &err);
+	if (r < 0) {
 		hub_respond_error(h, req, r, err.msg);
 		goto out;
 	}

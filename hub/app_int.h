@@ -224,4 +224,33 @@ struct app_notify *app_notify_cancel(struct app_notify *n);
 /* "scheme://host[:port]" of url into out (for messages: webhook paths hold secrets). */
 void app_url_origin(const char *url, char *out, size_t outlen);
 
+/* app_rollout.c: the nave-rollout policy (a deploy step released in waves,
+ * hub/wave.h; state in status.rollout) */
+/* (app_rollout_check is in app.h: app_spec.c validates with it) */
+/* The index of deploy step s's nave-rollout policy in spec, or -1. */
+int app_rollout_policy(const struct app_spec *spec, const struct app_step *s);
+/* The clusters of step's wave for revision rev released so far (status
+ * borrowed): a new object cluster -> true (empty when status.rollout is of
+ * another step or revision). */
+json_t *app_rollout_released(const json_t *status, const char *step, const char *rev);
+/* Whether cluster's stored work holds the step's desired content
+ * (*ret_uptodate) and its components are healthy (*ret_healthy). */
+typedef void (*app_rollout_check_fn)(void *data, const char *cluster, bool *ret_uptodate, bool *ret_healthy);
+struct app_rollout_out {
+	int phase;                   /* enum wave_phase */
+	bool released;               /* clusters were released now: render again */
+	int64_t next_wake_ms;        /* 0: none */
+	char message[256];
+};
+/* Evaluate the wave of deploy step `step` of spec (the run of revision
+ * rev) over clusters (the step's cluster names, sorted, borrowed) at now_ms:
+ * reads and rewrites status.rollout (status modified), releasing what
+ * wave_step says. 0 and *ret, or a negative errno. */
+int app_rollout_run(struct app_ctl *ctl, struct app_state *st, json_t *status, const struct app_spec *spec,
+		    size_t step, const char *rev, const json_t *clusters, app_rollout_check_fn check, void *data,
+		    int64_t now_ms, struct app_rollout_out *ret);
+/* The rollout endpoints' transitions on the stored app (borrowed): pause,
+ * resume, abort. 0, -EBUSY (409, err says why), -ENOENT. */
+int app_rollout_action(struct app_ctl *ctl, const json_t *app, const char *action, struct errbuf *err);
+
 #endif

@@ -1040,6 +1040,8 @@ static int parse_policies(const json_t *spec, struct app_spec *s, struct errbuf 
 			r = parse_topology(pol->properties, field, &pol->topology, err);
 		else if (pol->kind == APP_POLICY_OVERRIDE)
 			r = parse_override(pol->properties, field, s, &pol->override, err);
+		else if (pol->kind == APP_POLICY_ROLLOUT)
+			r = app_rollout_check(pol->properties, field, err);
 		if (r < 0)
 			return r;
 		nentries += pol->override.nentries;
@@ -1366,7 +1368,7 @@ static int check_deploy_topology(const struct app_spec *s, struct errbuf *err)
 {
 	for (size_t i = 0; i < s->nsteps; i++) {
 		const struct app_step *st = &s->steps[i];
-		const char *override = NULL;
+		const char *override = NULL, *rollout = NULL;
 		bool topology = false;
 
 		if (st->kind != APP_STEP_DEPLOY)
@@ -1378,6 +1380,14 @@ static int check_deploy_topology(const struct app_spec *s, struct errbuf *err)
 				topology = true;
 			else if (p->kind == APP_POLICY_OVERRIDE && !override)
 				override = p->name;
+			else if (p->kind == APP_POLICY_ROLLOUT && rollout)
+				/* one wave per step (hub/app_rollout.c) */
+				return errbuf_set(err, -EINVAL,
+						  "spec.workflow.steps[%zu].properties.policies: Invalid value: nave-rollout "
+						  "policies \"%s\" and \"%s\" in one step: a deploy step rolls out in one "
+						  "wave, with one strategy", i, rollout, p->name);
+			else if (p->kind == APP_POLICY_ROLLOUT)
+				rollout = p->name;
 		}
 		if (override && !topology)
 			return errbuf_set(err, -EINVAL,

@@ -47,6 +47,7 @@
 #include "log.h"
 #include "timefmt.h"
 #include "tmpl.h"
+#include "wave.h"
 
 static const struct kapi_write_opts meta_opts = {.field_manager = APP_FIELD_MANAGER};
 
@@ -424,7 +425,11 @@ static void pass_compute(struct wf *w)
 			free(list);
 			continue;
 		}
-		if (!strcmp(phase(w, i), "running"))
+		if (app_rollout_policy(spec, s) >= 0 && strcmp(phase(w, i), "succeeded"))
+			/* a wave: only the released clusters get this run's content
+			 * (once the step succeeded, every cluster was released) */
+			adm = app_rollout_released(w->status, s->name, w->run->rev_name);
+		else if (!strcmp(phase(w, i), "running"))
 			adm = admitted(w, s, list, n);
 		for (size_t k = 0; k < n; k++) {
 			struct app_piece *pc = list[k];
@@ -586,6 +591,101 @@ static bool deploy_done(struct wf *w, size_t i, char *why, size_t whylen, bool *
 		free(msg);
 	}
 	return waiting == 0;
+}
+
+/* A deploy step with a nave-rollout policy (app_rollout.c) --------------------------- */
+
+struct wave_ctx {
+	struct wf *w;
+	struct app_piece **list;        /* borrowed pieces of the step */
+	size_t n;
+};
+
+static void wave_check(void *data, const char *cluster, bool *ret_uptodate, bool *ret_healthy)
+{
+	struct wave_ctx *c = data;
+	json_t *d = desired(c->w, cluster);
+
+	*ret_uptodate = d && app_work_uptodate(c->w->st, cluster, d);
+	*ret_healthy = *ret_uptodate && cluster_done(c->w, c->list, c->n, cluster);
+}
+
+/* Run step i's wave: 1 done, 0 waiting (why says for what), -1 failed
+ * (*ret_reason, why). */
+static int wave_deploy(struct wf *w, size_t i, char *why, size_t whylen, const char **ret_reason)
+{
+	json_t *info, *ords, *x, *names = json_object(), *sorted = json_array();
+	struct wave_ctx c = {.w = w};
+	struct app_rollout_out out;
+	const char **v = NULL;
+	const char *k;
+	size_t j, nn = 0;
+	char key[32];
+	int r = 0;
+
+	snprintf(key, sizeof(key), "%zu", i);
+	info = json_object_get(w->step_info, key);
+	if (json_object_get(info, "error")) {
+		snprintf(why, whylen, "%s", sget(info, "error"));
+		*ret_reason = "RenderError";
+		r = -1;
+		goto out;
+	}
+	if (json_array_size(json_object_get(info, "missing"))) {
+		snprintf(why, whylen, "waiting for clusters that do not exist or are not accepted: %s",
+			 json_string_value(json_array_get(json_object_get(info, "missing"), 0)));
+		goto out;
+	}
+	ords = json_object_get(w->step_pieces, key);
+	c.list = xcalloc(json_array_size(ords) + 1, sizeof(*c.list));
+	json_array_foreach(ords, j, x) {
+		struct app_piece *pc = w->all[json_integer_value(x)];
+
+		c.list[c.n++] = pc;
+		json_object_set_new(names, pc->cluster, json_true());
+	}
+	v = xcalloc(json_object_size(names) + 1, sizeof(*v));
+	json_object_foreach(names, k, x)
+		v[nn++] = k;
+	qsort(v, nn, sizeof(*v), cmp_str);
+	for (j = 0; j < nn; j++)
+		json_array_append_new(sorted, json_string(v[j]));
+	if (app_rollout_run(w->ctl, w->st, w->status, w->run->spec, i, w->run->rev_name, sorted, wave_check, &c,
+			    w->now_us / 1000, &out) < 0) {
+		snprintf(why, whylen, "the rollout cannot be evaluated");
+		goto out;
+	}
+	if (out.released)
+		w->changed = true;
+	if (out.next_wake_ms)
+		want_wake(w, out.next_wake_ms * 1000);
+	snprintf(why, whylen, "rollout %s: %s", wave_phase_name((enum wave_phase)out.phase), out.message);
+	if (out.phase == WAVE_SUCCEEDED) {
+		r = 1;
+	} else if (out.phase == WAVE_HALTED || out.phase == WAVE_ABORTED) {
+		*ret_reason = out.phase == WAVE_HALTED ? "RolloutHalted" : "RolloutAborted";
+		r = -1;
+	}
+	/* a released cluster whose rendering failed fails the step (a pending
+	 * one only once it is released) */
+	if (r >= 0) {
+		json_t *rel = app_rollout_released(w->status, w->run->spec->steps[i].name, w->run->rev_name);
+
+		for (j = 0; j < c.n; j++)
+			if (c.list[j]->error && json_object_get(rel, c.list[j]->cluster)) {
+				snprintf(why, whylen, "cluster %s: %s", c.list[j]->cluster, c.list[j]->error);
+				*ret_reason = "RenderError";
+				r = -1;
+				break;
+			}
+		json_decref(rel);
+	}
+out:
+	free(v);
+	free(c.list);
+	json_decref(names);
+	json_decref(sorted);
+	return r;
 }
 
 static void on_notified(void *data, int r, const char *message)
@@ -772,6 +872,22 @@ static void advance(struct wf *w)
 					w->failed_any = true;
 				continue;
 			}
+			break;
+		}
+		if (app_rollout_policy(spec, s) >= 0) {
+			const char *reason = "";
+			int wr = wave_deploy(w, i, why, sizeof(why), &reason);
+
+			if (wr > 0) {
+				set_step(w, i, "succeeded", "", why);
+				continue;
+			}
+			if (wr < 0) {
+				set_step(w, i, "failed", reason, why);
+				w->failed_any = true;
+				continue;
+			}
+			json_object_set_new(sst(w, i), "message", json_string(why));
 			break;
 		}
 		if (deploy_done(w, i, why, sizeof(why), &fatal)) {

@@ -96,6 +96,8 @@ struct hub_cluster {
 struct hub_pending;
 struct hub_durable;
 struct app_ctl;
+struct plc_ctl;
+struct mwrs_ctl;
 
 #define HUB_METRIC_BUCKETS 12
 struct hub_metric_req {
@@ -150,6 +152,8 @@ struct hub {
 	uv_signal_t sigterm, sigint;
 	struct hub_metrics metrics;
 	struct app_ctl *apps;           /* owned: the Application controller (app_controller.c) */
+	struct plc_ctl *plc;            /* owned: the placement controller (placement.c) */
+	struct mwrs_ctl *mwrs;          /* owned: the ManifestWorkReplicaSet controller (mwrs.c) */
 	bool handles_init;              /* the uv handles below exist (close them) */
 	bool ready;
 	bool stopping;

@@ -45,6 +45,8 @@ static void usage(FILE *out)
 		"                               Applications (core.oam.dev) as vela shows them\n"
 		"  workflow resume|suspend|terminate|restart APP\n"
 		"                               drive an Application's workflow\n"
+		"  rollout status|pause|resume|abort|rollback APP\n"
+		"                               an Application's rollout across clusters\n"
 		"  install klusterlet --cluster-name N\n"
 		"                               print manifests installing the agent in a cluster\n"
 		"\n"
@@ -305,6 +307,7 @@ static const struct command commands[] = {
 	{ "install", nctl_cmd_install },
 	{ "app", nctl_cmd_app },
 	{ "workflow", nctl_cmd_workflow },
+	{ "rollout", nctl_cmd_rollout },
 };
 
 int main(int argc, char **argv)

@@ -16,6 +16,7 @@
  *   navectl_apply.c    apply -f, delete -f
  *   navectl_hub.c      token, cluster, version (the hub's own endpoints)
  *   navectl_app.c      app ls|status|revisions|diff|rollback, workflow (issue #8)
+ *   navectl_rollout.c  rollout status|pause|resume|abort|rollback (issue #9)
  *
  * Exit codes (scripts rely on them; --help and docs/operations.md say so):
  *   0 success; 1 the operation failed (NotFound, Conflict, Invalid, ...);
@@ -312,6 +313,7 @@ int nctl_cmd_cluster(struct nctl *n, int argc, char **argv);
 int nctl_cmd_version(struct nctl *n, int argc, char **argv);
 int nctl_cmd_app(struct nctl *n, int argc, char **argv);      /* navectl_app.c */
 int nctl_cmd_workflow(struct nctl *n, int argc, char **argv); /* navectl_app.c */
+int nctl_cmd_rollout(struct nctl *n, int argc, char **argv);  /* navectl_rollout.c */
 
 /* delete -f (navectl_apply.c), called by nctl_cmd_delete. files are borrowed. */
 int nctl_delete_files(struct nctl *n, char *const *files, size_t n_files, bool recursive,

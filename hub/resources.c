@@ -16,6 +16,7 @@
 #include "app.h"
 #include "hub_int.h"
 #include "kobj.h"
+#include "placement.h"
 
 /* Status writes (the /status subresource) are not checked: agents write them. */
 static bool status_write(const struct kapi_admit_req *rq)
@@ -305,6 +306,8 @@ int hub_resources_register(struct hub *h)
 		     "{\"name\":\"SignerName\",\"type\":\"string\",\"jsonPath\":\".spec.signerName\"},"
 		     "{\"name\":\"Requestor\",\"type\":\"string\",\"jsonPath\":\".spec.username\"},"
 		     "{\"name\":\"Condition\",\"type\":\"string\",\"jsonPath\":\".status.conditions[*].type\"}]")) < 0)
+		return r;
+	if ((r = placement_resources_register(h)) < 0)
 		return r;
 	return app_resources_register(h);
 }

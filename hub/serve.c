@@ -55,6 +55,7 @@
 #include "hub_int.h"
 #include "kapi_store.h"
 #include "log.h"
+#include "placement.h"
 #include "store_sqlite.h"
 #include "stream.h"
 #include "timefmt.h"
@@ -605,6 +606,7 @@ static void hub_stop(struct hub *h)
 	drain(h);
 	stream_stop(h);
 	app_controller_stop(h);
+	placement_controllers_stop(h);
 	uv_timer_stop(&h->health_timer);
 	uv_timer_stop(&h->janitor_timer);
 	h->httpd = httpd_free(h->httpd);
@@ -838,6 +840,10 @@ int hub_serve_main(int argc, char **argv)
 	}
 	if ((r = app_controller_start(h)) < 0) {
 		errbuf_set(&err, r, "cannot start the application controller");
+		goto fail;
+	}
+	if ((r = placement_controllers_start(h)) < 0) {
+		errbuf_set(&err, r, "cannot start the placement controllers");
 		goto fail;
 	}
 	if ((r = store_sqlite_flush(store, &err)) < 0)

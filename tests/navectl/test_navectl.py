@@ -593,8 +593,10 @@ class Hub(Base):
                    "ocm-hello-deployment.yaml:1:", "metadata.namespace", "<target managed cluster>", "placeholder")
         self.fails(self.nctl("apply", "-f", data("invalid-work.yaml")), EXIT_FAILED,
                    "invalid-work.yaml:2:", "Invalid", "spec.workload.manifests[1].kind", "hint:")
-        self.fails(self.nctl("apply", "-f", data("ocm-mwrs-cronjob-rollout-all.yaml")), EXIT_FAILED,
-                   "ocm-mwrs-cronjob-rollout-all.yaml:", "ManifestWorkReplicaSet")
+        # An OCM kind the hub does not serve (ManifestWorkReplicaSet is served since issue #9).
+        self.fails(self.nctl("apply", "-f", "-", input="apiVersion: addon.open-cluster-management.io/v1alpha1\n"
+                             "kind: ManagedClusterAddOn\nmetadata: {name: a, namespace: cluster1}\n"),
+                   EXIT_FAILED, "<stdin>:1:", "ManagedClusterAddOn")
         self.fails(self.nctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"),
                    EXIT_FAILED, "<stdin>:1:", 'no kind "ConfigMap" in "v1"')
         self.fails(self.nctl("apply", "-f", data("hello-cluster1.yaml"), "-n", "cluster9"), EXIT_FAILED,
