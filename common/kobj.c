@@ -369,3 +369,38 @@ json_t *kobj_get_path(const json_t *o, const char *dotted)
 	}
 	return (json_t *)cur;
 }
+
+/* See kobj.h. */
+json_t *kobj_condition(const json_t *o, const char *type)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(kobj_get_path(o, "status.conditions"), i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+
+		if (t && !strcmp(t, type))
+			return c;
+	}
+	return NULL;
+}
+
+/* See kobj.h. */
+const char *kobj_condition_status(const json_t *o, const char *type)
+{
+	return json_string_value(json_object_get(kobj_condition(o, type), "status"));
+}
+
+/* See kobj.h. */
+bool kobj_paths_differ(const json_t *a, const json_t *b, const char *const *paths)
+{
+	if (!a || !b)
+		return true;
+	for (const char *const *p = paths; *p; p++) {
+		json_t *x = kobj_get_path(a, *p), *y = kobj_get_path(b, *p);
+
+		if ((x == NULL) != (y == NULL) || (x && !json_equal(x, y)))
+			return true;
+	}
+	return false;
+}

@@ -60,4 +60,13 @@ bool kobj_has_owner_ref(const json_t *o, const char *uid);
 /* Get a nested value by a dotted path ("status.readyReplicas"); borrowed or NULL. */
 json_t *kobj_get_path(const json_t *o, const char *dotted);
 
+/* Whether a and b differ at any of the dotted paths (a NULL-terminated
+ * array): present in one only, or unequal. Either object NULL: true. */
+bool kobj_paths_differ(const json_t *a, const json_t *b, const char *const *paths);
+
+/* The entry of o's status.conditions whose type is type (borrowed), or NULL. */
+json_t *kobj_condition(const json_t *o, const char *type);
+/* That condition's status ("True", "False", "Unknown"; borrowed), or NULL. */
+const char *kobj_condition_status(const json_t *o, const char *type);
+
 #endif

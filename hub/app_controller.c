@@ -308,20 +308,6 @@ bool app_cluster_available(struct app_ctl *ctl, const char *name)
 	return c && c->accepted && !strcmp(c->available, "True");
 }
 
-static const char *cond_status(const json_t *obj, const char *type)
-{
-	json_t *conds = kobj_get_path(obj, "status.conditions"), *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c) {
-		const char *t = json_string_value(json_object_get(c, "type"));
-
-		if (t && !strcmp(t, type))
-			return json_string_value(json_object_get(c, "status"));
-	}
-	return NULL;
-}
-
 static bool str_eq(const char *a, const char *b)
 {
 	return (!a && !b) || (a && b && !strcmp(a, b));
@@ -341,7 +327,7 @@ static bool cluster_moved(const json_t *old_obj, const json_t *new_obj)
 	if (json_is_true(kobj_get_path(old_obj, "spec.hubAcceptsClient")) !=
 	    json_is_true(kobj_get_path(new_obj, "spec.hubAcceptsClient")))
 		return true;
-	if (!str_eq(cond_status(old_obj, HUB_COND_AVAILABLE), cond_status(new_obj, HUB_COND_AVAILABLE)))
+	if (!str_eq(kobj_condition_status(old_obj, HUB_COND_AVAILABLE), kobj_condition_status(new_obj, HUB_COND_AVAILABLE)))
 		return true;
 	return !str_eq(json_string_value(kobj_get_path(old_obj, "metadata.deletionTimestamp")),
 		       json_string_value(kobj_get_path(new_obj, "metadata.deletionTimestamp")));

@@ -27,20 +27,6 @@
 static const struct kapi_write_opts status_opts = {.field_manager = APP_FIELD_MANAGER,
 						   .skip_managed_fields = true};
 
-static json_t *work_cond(const json_t *work, const char *type)
-{
-	json_t *conds = kobj_get_path(work, "status.conditions"), *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c) {
-		const char *t = json_string_value(json_object_get(c, "type"));
-
-		if (t && !strcmp(t, type))
-			return c;
-	}
-	return NULL;
-}
-
 static int64_t work_gen(const json_t *work)
 {
 	json_t *g = kobj_get_path(work, "metadata.generation");
@@ -51,7 +37,7 @@ static int64_t work_gen(const json_t *work)
 /* The generation the agent's status describes, or -1 when it says none. */
 static int64_t observed_gen(const json_t *work)
 {
-	json_t *c = work_cond(work, "Applied"), *g = c ? json_object_get(c, "observedGeneration") : NULL;
+	json_t *c = kobj_condition(work, "Applied"), *g = c ? json_object_get(c, "observedGeneration") : NULL;
 
 	if (json_is_integer(g))
 		return json_integer_value(g);
@@ -61,7 +47,7 @@ static int64_t observed_gen(const json_t *work)
 
 static bool applied_work(const json_t *work)
 {
-	json_t *c = work_cond(work, "Applied");
+	json_t *c = kobj_condition(work, "Applied");
 	const char *s = c ? json_string_value(json_object_get(c, "status")) : NULL;
 	int64_t og = observed_gen(work);
 
@@ -150,7 +136,7 @@ bool app_comp_health(struct app_ctl *ctl, struct app_state *st, const struct app
 		}
 	}
 	if (!applied_work(work)) {
-		json_t *c = work_cond(work, "Applied");
+		json_t *c = kobj_condition(work, "Applied");
 		const char *m = c ? json_string_value(json_object_get(c, "message")) : NULL;
 		const char *s = c ? json_string_value(json_object_get(c, "status")) : NULL;
 
@@ -295,7 +281,7 @@ bool app_status_rollup(struct app_ctl *ctl, struct app_state *st, json_t *status
 		}
 	}
 	json_object_foreach(st->works, cl, w) {
-		json_t *ac = work_cond(w, "Applied"), *av = work_cond(w, "Available"), *ms, *m;
+		json_t *ac = kobj_condition(w, "Applied"), *av = kobj_condition(w, "Available"), *ms, *m;
 		const char *rev = kobj_annotation(w, APP_ANNOT_WORK_REVISION);
 		const char *msg = ac ? json_string_value(json_object_get(ac, "message")) : NULL;
 		int64_t og = observed_gen(w);

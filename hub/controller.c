@@ -108,24 +108,10 @@ static bool accepts(const json_t *mc)
 	return mc && json_is_true(kobj_get_path(mc, "spec.hubAcceptsClient"));
 }
 
-static const char *cond_status(const json_t *mc, const char *type)
-{
-	json_t *conds = kobj_get_path(mc, "status.conditions"), *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c) {
-		const char *t = json_string_value(json_object_get(c, "type"));
-
-		if (t && !strcmp(t, type))
-			return json_string_value(json_object_get(c, "status"));
-	}
-	return NULL;
-}
-
 static void cluster_sync(struct hub *h, const json_t *mc)
 {
 	struct hub_cluster *c = cluster_add(h, kobj_name(mc));
-	const char *av = cond_status(mc, HUB_COND_AVAILABLE), *j = cond_status(mc, HUB_COND_JOINED);
+	const char *av = kobj_condition_status(mc, HUB_COND_AVAILABLE), *j = kobj_condition_status(mc, HUB_COND_JOINED);
 
 	c->accepted = accepts(mc);
 	c->joined = j && !strcmp(j, "True");

@@ -103,23 +103,9 @@ static int64_t now_ms(void)
 
 /* Helpers -------------------------------------------------------------------------- */
 
-static const json_t *cond_of(const json_t *obj, const char *type)
-{
-	json_t *conds = kobj_get_path(obj, "status.conditions"), *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c) {
-		const char *t = json_string_value(json_object_get(c, "type"));
-
-		if (t && !strcmp(t, type))
-			return c;
-	}
-	return NULL;
-}
-
 static bool cond_true(const json_t *obj, const char *type)
 {
-	const json_t *c = cond_of(obj, type);
+	const json_t *c = kobj_condition(obj, type);
 	const char *s = c ? json_string_value(json_object_get(c, "status")) : NULL;
 
 	return s && !strcmp(s, "True");
@@ -790,19 +776,6 @@ static void on_kick(uv_timer_t *t)
 	rearm(ctl);
 }
 
-static bool changed(const json_t *a, const json_t *b, const char *const *paths)
-{
-	if (!a || !b)
-		return true;
-	for (const char *const *p = paths; *p; p++) {
-		json_t *x = kobj_get_path(a, *p), *y = kobj_get_path(b, *p);
-
-		if ((x == NULL) != (y == NULL) || (x && !json_equal(x, y)))
-			return true;
-	}
-	return false;
-}
-
 static void mark_owner(struct mwrs_ctl *ctl, const json_t *w)
 {
 	const char *o = w ? kobj_label(w, PLC_LABEL_MWRS) : NULL, *dot;
@@ -828,7 +801,7 @@ static void on_change(void *data, enum kapi_event_type type, const struct kapi_r
 		return;
 	if (!strcmp(def->group, HUB_GROUP_WORK)) {
 		if (!strcmp(def->resource, PLC_RES_MWRS)) {
-			if (type != KAPI_EVENT_MODIFIED || changed(old_obj, new_obj, mw_paths))
+			if (type != KAPI_EVENT_MODIFIED || kobj_paths_differ(old_obj, new_obj, mw_paths))
 				mark(ctl, kobj_namespace(o), kobj_name(o));
 		} else if (!strcmp(def->resource, HUB_RES_WORKS)) {
 			mark_owner(ctl, old_obj);
@@ -840,7 +813,7 @@ static void on_change(void *data, enum kapi_event_type type, const struct kapi_r
 		return;
 	if (!strcmp(def->resource, PLC_RES_DECISIONS) || !strcmp(def->resource, PLC_RES_PLACEMENTS)) {
 		if (type == KAPI_EVENT_MODIFIED && !strcmp(def->resource, PLC_RES_PLACEMENTS) &&
-		    !changed(old_obj, new_obj, mw_paths))
+		    !kobj_paths_differ(old_obj, new_obj, mw_paths))
 			return;
 		kapi_foreach(ctl->kapi, HUB_GROUP_WORK, PLC_RES_MWRS, kobj_namespace(o), mark_one, ctl);
 	} else if (!strcmp(def->resource, HUB_RES_CLUSTERS)) {
@@ -848,12 +821,12 @@ static void on_change(void *data, enum kapi_event_type type, const struct kapi_r
 		const char *sa, *sb;
 
 		if (type == KAPI_EVENT_MODIFIED) {
-			a = cond_of(old_obj, HUB_COND_AVAILABLE);
-			b = cond_of(new_obj, HUB_COND_AVAILABLE);
+			a = kobj_condition(old_obj, HUB_COND_AVAILABLE);
+			b = kobj_condition(new_obj, HUB_COND_AVAILABLE);
 		}
 		sa = a ? json_string_value(json_object_get(a, "status")) : NULL;
 		sb = b ? json_string_value(json_object_get(b, "status")) : NULL;
-		if (type != KAPI_EVENT_MODIFIED || changed(old_obj, new_obj, mc_paths) || (!sa) != (!sb) ||
+		if (type != KAPI_EVENT_MODIFIED || kobj_paths_differ(old_obj, new_obj, mc_paths) || (!sa) != (!sb) ||
 		    (sa && strcmp(sa, sb))) {
 			ctl->all_dirty = true;
 			kick(ctl);

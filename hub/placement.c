@@ -96,20 +96,6 @@ static void mark_all(struct plc_ctl *ctl)
 
 /* Helpers ------------------------------------------------------------------- */
 
-static const char *cond_status(const json_t *obj, const char *type)
-{
-	json_t *conds = kobj_get_path(obj, "status.conditions"), *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c) {
-		const char *t = json_string_value(json_object_get(c, "type"));
-
-		if (t && !strcmp(t, type))
-			return json_string_value(json_object_get(c, "status"));
-	}
-	return NULL;
-}
-
 static bool str_in(const json_t *arr, const char *s)
 {
 	json_t *v;
@@ -174,7 +160,7 @@ static bool cluster_selector_matches(const json_t *cs, const json_t *mc)
 static json_t *taints_of(const json_t *mc)
 {
 	json_t *out = json_array(), *t;
-	const char *av = cond_status(mc, HUB_COND_AVAILABLE);
+	const char *av = kobj_condition_status(mc, HUB_COND_AVAILABLE);
 	size_t i;
 
 	json_array_foreach(kobj_get_path(mc, "spec.taints"), i, t)
@@ -767,15 +753,7 @@ static bool spec_changed(const json_t *a, const json_t *b)
 {
 	static const char *const paths[] = {"spec", "metadata.generation", "metadata.deletionTimestamp", NULL};
 
-	if (!a || !b)
-		return true;
-	for (const char *const *p = paths; *p; p++) {
-		json_t *x = kobj_get_path(a, *p), *y = kobj_get_path(b, *p);
-
-		if ((x == NULL) != (y == NULL) || (x && !json_equal(x, y)))
-			return true;
-	}
-	return false;
+	return kobj_paths_differ(a, b, paths);
 }
 
 static void on_change(void *data, enum kapi_event_type type, const struct kapi_resource_def *def,

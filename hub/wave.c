@@ -291,20 +291,6 @@ void wave_strategy_clear(struct wave_strategy *s)
 /* ------------------------------------------------------------------------ */
 /* observing a work                                                          */
 
-static const json_t *cond_of(const json_t *work, const char *type)
-{
-	const json_t *conds = kobj_get_path(work, "status.conditions"), *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c) {
-		const char *t = json_string_value(json_object_get(c, "type"));
-
-		if (t && !strcmp(t, type))
-			return c;
-	}
-	return NULL;
-}
-
 static bool cond_is(const json_t *c, const char *status)
 {
 	const char *s = c ? json_string_value(json_object_get(c, "status")) : NULL;
@@ -357,8 +343,8 @@ void wave_observe(const json_t *work, bool reachable, struct wave_observation *r
 	struct wave_observation o = {.reachable = reachable};
 	const json_t *gen = kobj_get_path(work, "metadata.generation"), *ms, *m, *og = NULL;
 	json_int_t g = json_is_integer(gen) ? json_integer_value(gen) : 1;
-	const json_t *avail = cond_of(work, "Available"), *applied = cond_of(work, "Applied");
-	const json_t *degr = cond_of(work, "Degraded"), *prog = cond_of(work, "Progressing");
+	const json_t *avail = kobj_condition(work, "Available"), *applied = kobj_condition(work, "Applied");
+	const json_t *degr = kobj_condition(work, "Degraded"), *prog = kobj_condition(work, "Progressing");
 	size_t i;
 
 	/* the status describes this generation: Available's (else Applied's)

@@ -220,6 +220,43 @@ static void test_get_path(void **state)
 	json_decref(o);
 }
 
+static void test_conditions(void **state)
+{
+	json_t *o = load("{\"status\":{\"conditions\":[{\"type\":\"Applied\",\"status\":\"True\"},"
+			 "{\"type\":\"Available\",\"status\":\"False\"},{\"status\":\"True\"},7]}}");
+	json_t *bad = load("{\"status\":{\"conditions\":{\"type\":\"Applied\"}}}");
+
+	(void)state;
+	assert_string_equal(kobj_condition_status(o, "Applied"), "True");
+	assert_string_equal(kobj_condition_status(o, "Available"), "False");
+	assert_ptr_equal(kobj_condition(o, "Available"), json_array_get(kobj_get_path(o, "status.conditions"), 1));
+	assert_null(kobj_condition(o, "Degraded"));
+	assert_null(kobj_condition_status(o, "Degraded"));
+	assert_null(kobj_condition(bad, "Applied")); /* not an array: no condition, no crash */
+	assert_null(kobj_condition(NULL, "Applied"));
+	json_decref(o);
+	json_decref(bad);
+}
+
+static void test_paths_differ(void **state)
+{
+	static const char *const paths[] = {"spec", "metadata.generation", NULL};
+	json_t *a = load("{\"metadata\":{\"generation\":1,\"labels\":{\"x\":\"1\"}},\"spec\":{\"r\":1}}");
+	json_t *b = load("{\"metadata\":{\"generation\":1,\"labels\":{\"x\":\"2\"}},\"spec\":{\"r\":1}}");
+	json_t *c = load("{\"metadata\":{\"generation\":2},\"spec\":{\"r\":1}}");
+	json_t *d = load("{\"metadata\":{\"generation\":1}}");
+
+	(void)state;
+	assert_false(kobj_paths_differ(a, b, paths)); /* labels are not among the paths */
+	assert_true(kobj_paths_differ(a, c, paths));
+	assert_true(kobj_paths_differ(a, d, paths)); /* spec in one only */
+	assert_true(kobj_paths_differ(a, NULL, paths));
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +267,8 @@ int main(void)
 		cmocka_unit_test(test_validate_basic),
 		cmocka_unit_test(test_owner_refs),
 		cmocka_unit_test(test_get_path),
+		cmocka_unit_test(test_conditions),
+		cmocka_unit_test(test_paths_differ),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
