@@ -38,6 +38,8 @@
  *              slice(list, start[, end])  end exclusive; negative counts from the end; clamped
  *              merge(a, b)       shallow object merge, b wins; undefined/null act as {}
  *              default(x, y)     same as x ?? y
+ *              hash(x)           the first 10 lowercase hex digits of the SHA-256 of
+ *                                x's canonical JSON (keys sorted, compact); error on undefined
  *   Truthiness: undefined, null, false, 0, "", [] and {} are false.
  *   Identifiers are [A-Za-z_][A-Za-z0-9_-]* ("-" so context.app-name reads as
  *   a name; write a - b with spaces to subtract).

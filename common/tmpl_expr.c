@@ -963,7 +963,7 @@ static int parse_primary(struct parser *p, struct node **ret)
 			return syntax_error(p, n->start,
 					    "unknown function '%.*s' (functions: has, len, str, int, lower, upper, "
 					    "trim, join, split, replace, hasPrefix, hasSuffix, contains, keys, "
-					    "values, select, slice, merge, default)",
+					    "values, select, slice, merge, default, hash)",
 					    (int)(len > 40 ? 40 : len), name);
 		r = lex(p);
 		if (r == 0)
@@ -2475,6 +2475,65 @@ static int fn_merge(struct eval *ev, const struct node *call, json_t **args, jso
 	return 0;
 }
 
+/* hash(x): the first HASH_HEX_LEN lowercase hex digits of the SHA-256 of x's
+ * canonical JSON (keys sorted, compact, as json_dumps writes it): a short
+ * name suffix that changes when x does (the rollout trait names a revision's
+ * workload by its pod template). Charges one step per value and per 64 bytes
+ * hashed; the walk checks the value depth cap before jansson recurses. */
+#define HASH_HEX_LEN 10
+
+static int hash_count(const json_t *v, int depth, size_t *count, struct errbuf *err)
+{
+	const char *k;
+	json_t *item;
+	size_t i;
+	int r = value_depth_check(depth, err);
+
+	if (r < 0)
+		return r;
+	(*count)++;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, item) {
+			r = hash_count(item, depth + 1, count, err);
+			if (r < 0)
+				return r;
+		}
+	} else if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, item) {
+			r = hash_count(item, depth + 1, count, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int fn_hash(struct eval *ev, const struct node *call, json_t **args, json_t **ret)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	size_t count = 0;
+	char *s;
+	int r;
+
+	if (!args[0])
+		return undefined_error(ev, call->kids[0], "");
+	r = hash_count(args[0], 0, &count, ev->err);
+	if (r == 0)
+		r = tmpl_ctx_steps(ev->ctx, count, ev->err);
+	if (r < 0)
+		return r;
+	s = json_dumps(args[0], JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!s) /* only out of memory (a tree of valid JSON): abort, as alloc.h does */
+		abort();
+	r = tmpl_ctx_steps(ev->ctx, strlen(s) / 64, ev->err);
+	if (r == 0) {
+		sha256_hex(s, strlen(s), hex);
+		r = new_string(ev->ctx, hex, HASH_HEX_LEN, ev->err, ret);
+	}
+	free(s);
+	return r;
+}
+
 static const struct func funcs[] = {
 	{ "has", 1, 1, fn_has },
 	{ "len", 1, 1, fn_len },
@@ -2495,6 +2554,7 @@ static const struct func funcs[] = {
 	{ "slice", 2, 3, fn_slice },
 	{ "merge", 2, 2, fn_merge },
 	{ "default", 2, 2, NULL },
+	{ "hash", 1, 1, fn_hash },
 };
 
 static const struct func *func_find(const char *name, size_t len)

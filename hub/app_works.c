@@ -16,6 +16,8 @@
  * healthy yet, or a component the new revision dropped: KubeVela removes
  * those when the workflow succeeds, and so does Nave). A work is written
  * only when its spec (or ownership labels) differ from the stored one.
+ * A Rollout manifest (the rollout trait's) gets its sourceRevisionName here,
+ * from the stored work: see rollout_sources.
  *
  * Deleting a work on a cluster that is not available (no agent connected)
  * takes the stream's finalizer off at once: nothing would confirm the
@@ -342,6 +344,104 @@ out:
 	json_decref(ids);
 }
 
+/* Whether o is a Rollout manifest the klusterlet executes (docs/rollouts.md). */
+static bool is_rollout(const json_t *o)
+{
+	const char *av = kobj_api_version(o), *k = kobj_kind(o);
+
+	return av && k && !strcmp(av, "standard.oam.dev/v1alpha1") && !strcmp(k, "Rollout");
+}
+
+static bool same_ns_name(const json_t *a, const json_t *b)
+{
+	const char *an = kobj_name(a), *bn = kobj_name(b), *ans = kobj_namespace(a), *bns = kobj_namespace(b);
+
+	return an && bn && !strcmp(an, bn) && !strcmp(ans ? ans : "", bns ? bns : "");
+}
+
+/* The rollout trait (hub/definitions/rollout.yaml) names each revision's
+ * Deployment after its pod template and emits a Rollout to it; which
+ * Deployment it replaces is known only here, from what the cluster's stored
+ * work (old, may be NULL) held. For every Rollout of desired without a
+ * spec.sourceRevisionName of its own:
+ *   - old has a Rollout of that name and namespace to another target: the
+ *     source is that target (a new revision; when the old rollout is still
+ *     running, the klusterlet drains its sources too);
+ *   - to the same target: old's source as it was (the rollout goes on, and
+ *     the work stays equal so it is not rewritten);
+ *   - no such Rollout, but old holds a Deployment of the same component in
+ *     that namespace under another name, not in desired (the trait added to
+ *     a running component): that Deployment;
+ *   - else none: a rollout from zero.
+ * A StatefulSet rollout has no source (one workload for both revisions). */
+/* The name of a Deployment of component comp in namespace ns that old holds
+ * under another name than target and desired does not hold, or NULL. */
+static const char *rollout_old_deployment(const json_t *desired, const json_t *old, const char *comp,
+					  const char *ns, const char *target)
+{
+	json_t *dm = kobj_get_path(desired, "spec.workload.manifests");
+	json_t *om = kobj_get_path(old, "spec.workload.manifests");
+	json_t *m, *d;
+	size_t i, j;
+
+	json_array_foreach(om, i, m) {
+		const char *av = kobj_api_version(m), *kind = kobj_kind(m), *mc = kobj_label(m, APP_LABEL_COMPONENT);
+		const char *mns = kobj_namespace(m), *name = kobj_name(m);
+		bool held = false;
+
+		if (!name || !av || !kind || strcmp(av, "apps/v1") || strcmp(kind, "Deployment") || !mc ||
+		    strcmp(mc, comp) || !mns || strcmp(mns, ns) || !strcmp(name, target))
+			continue;
+		json_array_foreach(dm, j, d)
+			if (same_ns_name(d, m) && kobj_kind(d) && !strcmp(kobj_kind(d), "Deployment"))
+				held = true;
+		if (!held)
+			return name;
+	}
+	return NULL;
+}
+
+static void rollout_sources(json_t *desired, const json_t *old)
+{
+	json_t *dm = kobj_get_path(desired, "spec.workload.manifests");
+	json_t *om = kobj_get_path(old, "spec.workload.manifests");
+	json_t *ro, *m, *spec;
+	size_t i, j;
+
+	json_array_foreach(dm, i, ro) {
+		const char *target, *kind, *comp, *ns = kobj_namespace(ro), *found = NULL;
+		bool have_old = false;
+
+		spec = json_object_get(ro, "spec");
+		if (!is_rollout(ro) || !json_is_object(spec) || json_object_get(spec, "sourceRevisionName"))
+			continue;
+		target = json_string_value(json_object_get(spec, "targetRevisionName"));
+		kind = json_string_value(json_object_get(spec, "workloadKind"));
+		if (!target || (kind && strcmp(kind, "Deployment")))
+			continue;
+		json_array_foreach(om, j, m) {
+			const char *otarget;
+
+			if (!is_rollout(m) || !same_ns_name(m, ro))
+				continue;
+			have_old = true;
+			otarget = json_string_value(kobj_get_path(m, "spec.targetRevisionName"));
+			if (otarget && strcmp(otarget, target))
+				found = otarget;
+			else if (otarget)
+				found = json_string_value(kobj_get_path(m, "spec.sourceRevisionName"));
+			break;
+		}
+		comp = json_string_value(json_object_get(spec, "componentName"));
+		if (!comp)
+			comp = kobj_label(ro, APP_LABEL_COMPONENT);
+		if (!have_old && comp && ns)
+			found = rollout_old_deployment(desired, old, comp, ns, target);
+		if (found)
+			json_object_set_new(spec, "sourceRevisionName", json_string(found));
+	}
+}
+
 /* See app_int.h. */
 json_t *app_work_desired(struct app_ctl *ctl, struct app_state *st, const char *cluster, const json_t *entries,
 			 bool keep_old, struct errbuf *err)
@@ -363,6 +463,7 @@ json_t *app_work_desired(struct app_ctl *ctl, struct app_state *st, const char *
 		json_object_set_new(w, "kind", json_string("ManifestWork"));
 	if (keep_old && old && !kobj_get_path(old, "metadata.deletionTimestamp"))
 		keep_old_objects(w, old, entries);
+	rollout_sources(w, old && !kobj_get_path(old, "metadata.deletionTimestamp") ? old : NULL);
 	return w;
 }
 

@@ -1431,6 +1431,133 @@ def _chk_website(tc, w):
     b = tc.wait_spoke(w, "local", "deployment", "backend", "default")
     tc.assertEqual(container(b).get("command"), ["sleep", "1000"])
 
+RT_NS = "rollout-trait-test"
+RT_NAME = "rollout-trait-test"
+
+
+def _rollout_feedback(mw):
+    """The status feedback values of the work's Rollout manifest: {name: value}."""
+    for m in dig(mw, "status", "resourceStatus", "manifests") or []:
+        if dig(m, "resourceMeta", "kind") != "Rollout":
+            continue
+        out = {}
+        for v in dig(m, "statusFeedback", "values") or []:
+            fv = v.get("fieldValue") or {}
+            out[v["name"]] = fv.get({"Integer": "integer", "String": "string", "Boolean": "boolean",
+                                     "JsonRaw": "jsonRaw"}.get(fv.get("type"), "string"))
+        return out
+    return {}
+
+
+def _work_manifest(mw, kind):
+    return [m for m in dig(mw, "spec", "workload", "manifests") or [] if m.get("kind") == kind]
+
+
+def _rollout_watch(tc, w, pred, what, timeout=120):
+    """Poll the work's Rollout feedback on the hub until pred(values); returns every distinct
+    value set seen, in order."""
+    seen = []
+
+    def probe():
+        v = _rollout_feedback(w.work_of("local", RT_NAME, RT_NS))
+        if v and (not seen or seen[-1] != v):
+            seen.append(v)
+        return bool(v) and pred(v)
+    try:
+        e2e.wait_for(probe, timeout, what, step=0.1)
+    except AssertionError as e:
+        raise AssertionError("%s\nseen: %s\nhub log:\n%s" % (e, dump(seen), w.hub.log(30))) from None
+    return seen
+
+
+def _rollout_target(tc, w):
+    """The Rollout and Deployment manifests of the work (one each): the Deployment is named
+    express-server-<hash of its pod template>, the Rollout's target."""
+    mw = w.work_of("local", RT_NAME, RT_NS)
+    ros, deps = _work_manifest(mw, "Rollout"), _work_manifest(mw, "Deployment")
+    tc.assertEqual(len(ros), 1, dump(mw))
+    tc.assertEqual(len(deps), 1, dump(mw))
+    name = dig(deps[0], "metadata", "name")
+    tc.assertRegex(name, r"^express-server-[0-9a-f]{10}$")
+    tc.assertEqual(dig(ros[0], "spec", "targetRevisionName"), name)
+    tc.assertEqual(dig(ros[0], "spec", "componentName"), "express-server")
+    tc.assertEqual(dig(ros[0], "spec", "rolloutPlan", "rolloutBatches"), [{"replicas": 2}, {"replicas": 3}])
+    tc.assertEqual(dig(ros[0], "spec", "rolloutPlan", "targetSize"), 5)
+    return ros[0], deps[0]
+
+
+def _chk_batches(tc, seen, target, source=None):
+    """The hub saw batch 0 (2 replicas) before the end (5), and rolloutSucceed to target."""
+    ups = [v.get("upgradedReplicas") for v in seen if v.get("targetRevision") == target]
+    tc.assertIn(2, ups, "batch 0 (2 replicas) never seen from the hub: %s" % dump(seen))
+    tc.assertIn(5, ups, dump(seen))
+    tc.assertLess(ups.index(2), ups.index(5), "2 replicas after 5: %s" % dump(seen))
+    first = [v for v in seen if v.get("upgradedReplicas") == 2 and v.get("targetRevision") == target][0]
+    tc.assertEqual(first.get("currentBatch"), 0, dump(first))
+    tc.assertEqual(first.get("numBatches"), 2, dump(first))
+    if source:
+        tc.assertEqual(first.get("sourceRevision"), source, dump(first))
+        srcs = [v["sourceReplicas"] for v in seen if v.get("targetRevision") == target and "sourceReplicas" in v]
+        tc.assertEqual(srcs[0], 5, dump(seen))
+        tc.assertIn(3, srcs, "the source drains batch by batch (5, 3, 0): %s" % dump(seen))
+    last = seen[-1]
+    tc.assertEqual(last.get("rollingState"), "rolloutSucceed", dump(last))
+    tc.assertEqual(last.get("targetRevision"), target, dump(last))
+
+
+def _rollout_during(tc, w):
+    """Right after the apply: watch the first rollout (from zero) from the hub."""
+    tc.rollout_seen = _rollout_watch(tc, w, lambda v: v.get("rollingState") == "rolloutSucceed",
+                                     "the first rollout succeeded")
+
+
+def _chk_rollout_trait(tc, w):
+    ro, dep = _rollout_target(tc, w)
+    v1 = dep["metadata"]["name"]
+    tc.assertNotIn("sourceRevisionName", ro["spec"], "the first rollout is from zero: %s" % dump(ro))
+    _chk_batches(tc, tc.rollout_seen, v1)
+    tc.wait_spoke(w, "local", "deployment", v1, RT_NS, lambda d: dig(d, "status", "readyReplicas") == 5 and
+                  replicas(d) == 5, "5 ready replicas")
+    # A new image: a new Deployment rolls out in batches while the old one drains, then goes.
+    with open(os.path.join(KUBEVELA, "vela-rollout-trait-batches.yaml")) as f:
+        doc = load_yaml(f.read())
+    doc["spec"]["components"][0]["properties"]["image"] = "stefanprodan/podinfo:4.0.6"
+    w.apply(doc)
+    e2e.wait_for(lambda: dig(_rollout_target(tc, w)[1], "metadata", "name") != v1, 60, "the work's new target")
+    ro, dep = _rollout_target(tc, w)
+    v2 = dep["metadata"]["name"]
+    tc.assertEqual(dig(ro, "spec", "sourceRevisionName"), v1, "the hub fills in the source: %s" % dump(ro))
+    tc.assertEqual(image(dep), "stefanprodan/podinfo:4.0.6")
+    seen = _rollout_watch(tc, w, lambda v: v.get("rollingState") == "rolloutSucceed" and
+                          v.get("targetRevision") == v2, "the second rollout succeeded")
+    _chk_batches(tc, seen, v2, v1)
+    tc.wait_spoke(w, "local", "deployment", v2, RT_NS, lambda d: dig(d, "status", "readyReplicas") == 5 and
+                  replicas(d) == 5, "5 ready replicas")
+    tc.wait_gone(w, "local", "deployment", v1, RT_NS)
+    tc.wait_running(w, RT_NAME, RT_NS, timeout=60)
+    # Finished: the work stays as it is (the same source), not rewritten.
+    ro2, _ = _rollout_target(tc, w)
+    tc.assertEqual(ro2, ro)
+    # Without the trait: a plain Deployment express-server; with it again, the rollout drains that one.
+    plain = json.loads(json.dumps(doc))
+    del plain["spec"]["components"][0]["traits"]
+    w.apply(plain)
+    tc.wait_spoke(w, "local", "deployment", "express-server", RT_NS, lambda d: dig(d, "status", "readyReplicas") == 1,
+                  "the plain Deployment ready")
+    tc.wait_gone(w, "local", "deployment", v2, RT_NS)
+    tc.wait_running(w, RT_NAME, RT_NS, timeout=60)
+    w.apply(doc)
+    e2e.wait_for(lambda: _work_manifest(w.work_of("local", RT_NAME, RT_NS), "Rollout"), 60, "the Rollout again")
+    ro, dep = _rollout_target(tc, w)
+    tc.assertEqual(dep["metadata"]["name"], v2, "the same template, the same name")
+    tc.assertEqual(dig(ro, "spec", "sourceRevisionName"), "express-server", dump(ro))
+    seen = _rollout_watch(tc, w, lambda v: v.get("rollingState") == "rolloutSucceed" and
+                          v.get("sourceRevision") == "express-server", "the third rollout succeeded")
+    tc.assertEqual(seen[-1].get("targetRevision"), v2, dump(seen))
+    tc.wait_spoke(w, "local", "deployment", v2, RT_NS, lambda d: dig(d, "status", "readyReplicas") == 5 and
+                  replicas(d) == 5, "5 ready replicas")
+    tc.wait_gone(w, "local", "deployment", "express-server", RT_NS)
+
 
 HZ = [("hangzhou-1", {"region": "hangzhou"}), ("hangzhou-2", {"region": "hangzhou"})]
 KV_TABLE = {
@@ -1467,7 +1594,9 @@ KV_TABLE = {
     "vela-region-label-selector-k8s-objects.yaml": dict(
         expect="reject", clusters=[("local", {}), ("hz-1", {"region": "hz-CLUSTER"})], needles_any=[
             "metadata.namespace", "metadata.name", "spec.components[0].name"]),
-    "vela-rollout-trait-batches.yaml": dict(expect="reject", needles=["spec.components[0].traits[0].type", "rollout"]),
+    # kubesim's pods get ready 2 s after they start: each batch lasts long enough to be seen from the hub.
+    "vela-rollout-trait-batches.yaml": dict(expect="deploy", world=dict(ready_delay="2s"), during=_rollout_during,
+                                            check=_chk_rollout_trait),
     "vela-storage-all-kinds.yaml": dict(expect="deploy", via="kubectl", check=_chk_storage_all),
     "vela-suspend-duration-apply-component.yaml": dict(expect="deploy", before=_chk_suspend_duration_before,
                                                        check=_chk_suspend_duration, min_seconds=29),
@@ -1482,7 +1611,7 @@ def _kubevela_test(fname, ex):
         path = os.path.join(KUBEVELA, fname)
         with open(path, "rb") as f:
             raw = f.read()
-        w = self.make(ex.get("clusters") or [("local", {})])
+        w = self.make(ex.get("clusters") or [("local", {})], **(ex.get("world") or {}))
         try:
             doc = load_yaml(raw)
         except yaml.YAMLError:
@@ -1521,6 +1650,8 @@ def _kubevela_test(fname, ex):
             if name:
                 self.assertIsNone(w.app(name, ns), "refused, yet the Application exists")
             return
+        if ex.get("during"):
+            ex["during"](self, w)
         if not ex.get("resumes") and ex.get("before"):
             self.wait_phase(w, name, "suspending", ns, timeout=60)
             ex["before"](self, w)

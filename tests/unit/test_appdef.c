@@ -297,7 +297,7 @@ static void test_builtins_covered(void **state)
 {
 	static const char *const comps[] = {"webservice", "worker", "task", "k8s-objects"};
 	static const char *const traits[] = {"scaler", "env", "labels", "annotations", "expose", "gateway", "sidecar",
-					     "storage"};
+					     "storage", "rollout"};
 	size_t n, i, k;
 	char **cases = list_cases("render", &n);
 	json_t *used = json_object(), *t;
@@ -317,7 +317,7 @@ static void test_builtins_covered(void **state)
 	for (k = 0; k < 4; k++)
 		if (!json_object_get(used, comps[k]))
 			fail_msg("no render case uses %s", comps[k]);
-	for (k = 0; k < 8; k++)
+	for (k = 0; k < sizeof(traits) / sizeof(traits[0]); k++)
 		if (!json_object_get(used, traits[k]))
 			fail_msg("no render case uses %s", traits[k]);
 	json_decref(used);
@@ -370,14 +370,14 @@ static void test_definition_cases(void **state)
 static void test_builtins(void **state)
 {
 	static const char *const comps[] = {"k8s-objects", "task", "webservice", "worker"};
-	static const char *const traits[] = {"annotations", "env", "expose", "gateway", "labels", "scaler", "sidecar",
-					     "storage"};
+	static const char *const traits[] = {"annotations", "env", "expose", "gateway", "labels", "rollout", "scaler",
+					     "sidecar", "storage"};
 	struct appdef_registry *reg = builtins();
 	json_t *names;
 	size_t i;
 
 	(void)state;
-	assert_int_equal(appdef_builtin_count(), 12);
+	assert_int_equal(appdef_builtin_count(), 13);
 	names = appdef_registry_names(reg, APPDEF_COMPONENT, "default");
 	assert_int_equal(json_array_size(names), 4);
 	for (i = 0; i < 4; i++) {
@@ -394,8 +394,8 @@ static void test_builtins(void **state)
 	}
 	json_decref(names);
 	names = appdef_registry_names(reg, APPDEF_TRAIT, NULL);
-	assert_int_equal(json_array_size(names), 8);
-	for (i = 0; i < 8; i++) {
+	assert_int_equal(json_array_size(names), 9);
+	for (i = 0; i < 9; i++) {
 		const struct appdef *d = appdef_registry_get(reg, APPDEF_TRAIT, "default", traits[i]);
 
 		assert_string_equal(json_string_value(json_array_get(names, i)), traits[i]);
@@ -419,7 +419,7 @@ static void test_builtins(void **state)
 	/* loading twice replaces, it does not duplicate */
 	assert_int_equal(appdef_registry_load_builtins(reg, NULL), 0);
 	names = appdef_registry_names(reg, APPDEF_TRAIT, "default");
-	assert_int_equal(json_array_size(names), 8);
+	assert_int_equal(json_array_size(names), 9);
 	json_decref(names);
 	appdef_registry_free(reg);
 }
