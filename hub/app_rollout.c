@@ -301,7 +301,8 @@ int app_rollout_run(struct app_ctl *ctl, struct app_state *st, json_t *status, c
 	if (pi < 0)
 		return -EINVAL;
 	if ((r = wave_strategy_parse(props, "properties", &err, &strat)) < 0) {
-		snprintf(out.message, sizeof(out.message), "policy %s: %s", spec->policies[pi].name, err.msg);
+		/* policy names are DNS labels (<= 63); the message keeps what fits */
+		snprintf(out.message, sizeof(out.message), "policy %.63s: %.180s", spec->policies[pi].name, err.msg);
 		out.phase = WAVE_HALTED;
 		*ret = out;
 		return 0;

@@ -63,8 +63,8 @@ static void parse_bad(const char *text, const char *expect)
 /* Clusters c0..c(n-1), group i/per, all in state st. */
 static void fleet(struct wave_cluster *cl, size_t n, int per, enum wave_cstate st)
 {
-	static char names[64][16];
-	static char gnames[64][16];
+	static char names[64][24];
+	static char gnames[64][24];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
