@@ -31,7 +31,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hub"))
 
 import hubtest  # noqa: E402
-from hubtest import HubError, run_tests, wait_for  # noqa: E402,F401
+from hubtest import HubError, check, cond, run_tests, wait_for, with_hub  # noqa: E402,F401
 
 OAM = "/apis/core.oam.dev/v1beta1"
 WORKS = "/apis/work.open-cluster-management.io/v1"
@@ -85,13 +85,6 @@ def find(work, kind, name=None):
     for m in manifests(work):
         if m.get("kind") == kind and (name is None or m["metadata"]["name"] == name):
             return m
-    return None
-
-
-def cond(obj, ctype):
-    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if c.get("type") == ctype:
-            return c
     return None
 
 

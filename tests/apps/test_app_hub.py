@@ -21,29 +21,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from apptest import (AppHub, WebhookServer, app_obj, closed_port, cond, deploy,  # noqa: E402
                      find, run_tests, topology, until, webservice)
-
-
-def check(c, msg):
-    if not c:
-        raise AssertionError(msg)
+from apptest import check, hubtest  # noqa: E402
 
 
 def with_hub(fn, serve_args=None):
-    def run():
-        h = AppHub(serve_args=serve_args) if serve_args else AppHub()
-        try:
-            h.start()
-            fn(h)
-            if h.proc:
-                rc = h.stop()
-                check(rc == 0, "nave-hub exited with %d:\n%s" % (rc, h.log_tail()))
-        except BaseException:
-            sys.stderr.write(h.log_tail(60))
-            raise
-        finally:
-            h.cleanup()
-    run.__name__ = fn.__name__
-    return run
+    return hubtest.with_hub(fn, lambda: AppHub(serve_args=serve_args) if serve_args else AppHub())
 
 
 def image_of(work, name):

@@ -22,31 +22,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from apptest import (AppHub, WORKS, app_obj, deploy, find, run_tests, topology, until,  # noqa: E402
                      webservice)
+from apptest import check, hubtest  # noqa: E402
 
 CLUSTERS = ["c1", "c2", "c3", "c4", "c5", "c6"]
 
 
-def check(c, msg):
-    if not c:
-        raise AssertionError(msg)
-
-
 def with_hub(fn):
-    def run():
-        h = AppHub()
-        try:
-            h.start()
-            fn(h)
-            if h.proc:
-                rc = h.stop()
-                check(rc == 0, "nave-hub exited with %d:\n%s" % (rc, h.log_tail()))
-        except BaseException:
-            sys.stderr.write(h.log_tail(60))
-            raise
-        finally:
-            h.cleanup()
-    run.__name__ = fn.__name__
-    return run
+    return hubtest.with_hub(fn, AppHub)
 
 
 def fleet(h):

@@ -266,6 +266,39 @@ def cert_serial(path):
     return out.strip().split("=", 1)[1].lower().lstrip("0")
 
 
+def check(c, msg):
+    if not c:
+        raise AssertionError(msg)
+
+
+def cond(obj, ctype):
+    """The condition of type ctype in obj's status.conditions, or None."""
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return c
+    return None
+
+
+def with_hub(fn, factory=None):
+    """A test running fn(hub) on a started hub (factory() makes it; default Hub()); the hub must stop with 0;
+    its log is printed when anything fails; its directory is removed."""
+    def run():
+        h = factory() if factory else Hub()
+        try:
+            h.start()
+            fn(h)
+            if h.proc:
+                rc = h.stop()
+                check(rc == 0, "nave-hub exited with %d:\n%s" % (rc, h.log_tail()))
+        except BaseException:
+            sys.stderr.write(h.log_tail(60))
+            raise
+        finally:
+            h.cleanup()
+    run.__name__ = fn.__name__
+    return run
+
+
 def run_tests(tests, argv):
     """Run the test named argv[1] (or all) from the dict tests; exit 0 or 1."""
     names = argv[1:] or sorted(tests)

@@ -22,7 +22,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "apps"))
 
 from apptest import AppHub, CLUSTERS, MERGE, WORKS  # noqa: E402
-from hubtest import DATA, HubError, run_tests, wait_for  # noqa: E402
+import hubtest  # noqa: E402
+from hubtest import DATA, HubError, check, cond, run_tests, wait_for  # noqa: E402
 
 EXAMPLES = os.path.join(DATA, "..", "..", "..", "shared", "examples", "ocm")
 if not os.path.isdir(EXAMPLES):
@@ -37,34 +38,8 @@ PLACEMENT_LABEL = "cluster.open-cluster-management.io/placement"
 MWRS_LABEL = "work.open-cluster-management.io/manifestworkreplicaset"
 
 
-def check(c, msg):
-    if not c:
-        raise AssertionError(msg)
-
-
 def with_hub(fn):
-    def run():
-        h = PHub()
-        try:
-            h.start()
-            fn(h)
-            if h.proc:
-                rc = h.stop()
-                check(rc == 0, "nave-hub exited with %d:\n%s" % (rc, h.log_tail()))
-        except BaseException:
-            sys.stderr.write(h.log_tail(60))
-            raise
-        finally:
-            h.cleanup()
-    run.__name__ = fn.__name__
-    return run
-
-
-def cond(obj, ctype):
-    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if c.get("type") == ctype:
-            return c
-    return None
+    return hubtest.with_hub(fn, PHub)
 
 
 class PHub(AppHub):
