@@ -46,11 +46,8 @@ def app(image, fail_on=None):
         "workflow": {"steps": [{"name": "rollout", "type": "deploy", "properties": {"policies": steps}}]}})
 
 
-class RolloutE2E(unittest.TestCase):
-    # AppsE2E's set-up and helpers (not its tests: no subclassing)
-    setUp = apps.AppsE2E.setUp
-    tearDown = apps.AppsE2E.tearDown
-    _failed = apps.AppsE2E._failed
+class RolloutE2E(e2e.WorldCase):
+    # AppsE2E's helpers (not its tests: no subclassing)
     make = apps.AppsE2E.make
     wait_app = apps.AppsE2E.wait_app
     wait_running = apps.AppsE2E.wait_running

@@ -6,7 +6,7 @@ test needs, every result checked on the spokes with /usr/bin/kubectl.
 The world is tests/e2e/test_e2e.py's World (imported, not copied), extended by
 AppWorld below with cluster labels given at join (`nave-klusterlet run --labels`) and
 clusters that join later. Each test builds its own world in a temporary directory and
-tears it down (E2E.setUp/tearDown: a process that does not stop on SIGTERM, or a
+tears it down (test_e2e.WorldCase: a process that does not stop on SIGTERM, or a
 sanitizer report in any log, fails the test; logs are printed on failure).
 
 What is checked (issue #8, "Done when"):
@@ -275,10 +275,7 @@ class AppWorld(e2e.World):
 
 
 # --- the test case ---------------------------------------------------------------------------
-class AppsE2E(unittest.TestCase):
-    setUp = e2e.E2E.setUp
-    tearDown = e2e.E2E.tearDown
-    _failed = e2e.E2E._failed
+class AppsE2E(e2e.WorldCase):
 
     def make(self, clusters, late=(), **kw):
         self.world = AppWorld(self.tmp, clusters, late=late, **kw)

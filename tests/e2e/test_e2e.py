@@ -320,9 +320,15 @@ class World:
         return "\n".join(out)
 
 
-class E2E(unittest.TestCase):
+class WorldCase(unittest.TestCase):
+    """A test case owning one World in its own temporary directory: tearDown stops every process (one that
+    needs SIGKILL fails the test), prints the logs when the test failed and removes the directory (kept with
+    NAVE_KEEP_TEST_DIRS=1). Subclasses set tmp_prefix and default_clusters."""
+    tmp_prefix = "nave-e2e-"
+    default_clusters = 3
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="nave-e2e-")
+        self.tmp = tempfile.mkdtemp(prefix=self.tmp_prefix)
         self.world = None
 
     def tearDown(self):
@@ -347,11 +353,14 @@ class E2E(unittest.TestCase):
             errs = (r.errors + r.failures) if r else []
         return any(e for _, e in errs)
 
-    def make(self, n=3, **kw):
-        self.world = World(self.tmp, n=n, **kw)
+    def make(self, n=None, **kw):
+        self.world = World(self.tmp, n=self.default_clusters if n is None else n, **kw)
         self.world.start()
         self.world.join_all()
         return self.world
+
+
+class E2E(WorldCase):
 
     def wait_work(self, w, c, name, cond="Available", generation=None, timeout=60):
         return wait_for(lambda: w.work_cond(c, name, cond, generation), timeout,

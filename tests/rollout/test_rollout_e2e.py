@@ -11,14 +11,12 @@ Run one test: test_rollout_e2e.py Rollout.test_NAME (meson runs each as its own 
 """
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from test_e2e import World, configmap, deployment, wait_for, work  # noqa: E402
+from test_e2e import WorldCase, configmap, deployment, wait_for, work  # noqa: E402
 
 ROLLOUT_API = "standard.oam.dev/v1alpha1"
 
@@ -54,40 +52,10 @@ def feedback(mw, kind="Rollout", name=None):
     return {}
 
 
-class Rollout(unittest.TestCase):
-    """One emulated cluster per test (World from test_e2e.py)."""
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="nave-rollout-")
-        self.world = None
-
-    def tearDown(self):
-        bad = []
-        if self.world:
-            bad = self.world.stop_all()
-            if self._failed():
-                sys.stderr.write(self.world.logs() + "\n")
-        if os.environ.get("NAVE_KEEP_TEST_DIRS"):
-            sys.stderr.write("kept %s\n" % self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        self.assertEqual(bad, [], "processes that did not stop cleanly on SIGTERM")
-
-    def _failed(self):
-        res = getattr(self, "_outcome", None)
-        if res is None:
-            return True
-        errs = getattr(res, "errors", None)
-        if errs is None:
-            r = getattr(res, "result", None)
-            errs = (r.errors + r.failures) if r else []
-        return any(e for _, e in errs)
-
-    def make(self, n=1, **kw):
-        self.world = World(self.tmp, n=n, **kw)
-        self.world.start()
-        self.world.join_all()
-        return self.world
+class Rollout(WorldCase):
+    """One emulated cluster per test (World and WorldCase from test_e2e.py)."""
+    tmp_prefix = "nave-rollout-"
+    default_clusters = 1
 
     # --- helpers -------------------------------------------------------------
     def hub_rollout(self, w, c, name="web"):
