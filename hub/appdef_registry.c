@@ -2,7 +2,7 @@
  * (kind, namespace, name) and the built-ins shipped in hub/definitions/.
  *
  * The built-ins are the YAML files of hub/definitions/, embedded at build
- * time (hub/definitions/embed writes appdef_builtins.h) and parsed by
+ * time (tools/embed writes appdef_builtins.h) and parsed by
  * appdef_parse exactly like a user's. They are kept under the empty
  * namespace, which no Kubernetes namespace can be, so lookups fall back to
  * them last: (kind, namespace, name), then (kind, "vela-system", name), then

@@ -9,7 +9,10 @@
  *      CA; a foreign CA fails the handshake): its CN must be
  *      system:open-cluster-management:<cluster>:<agent>, its serial not on
  *      the revocation list, its cluster registered and accepted, else 401.
- *   3. Nothing: anonymous.
+ *   3. The web view's session cookie (ui_session_identity, ui.h): a live
+ *      session is the admin (h->cur_id_session is set), an unknown or
+ *      expired one 401.
+ *   4. Nothing: anonymous.
  * Authorization of Kubernetes-style requests: the admin may do everything; a
  * cluster reads its own ManagedCluster and the ManifestWorks of its
  * namespace and writes only their status; anything else is 403 with the
@@ -23,6 +26,7 @@
 #include "httpd.h"
 #include "hub_int.h"
 #include "kobj.h"
+#include "ui.h"
 
 #define HUB_BEARER_MAX 512
 
@@ -130,6 +134,7 @@ int hub_authenticate(struct hub *h, struct httpd_req *req, struct hub_identity *
 	char buf[HUB_BEARER_MAX];
 	const char *tok = hub_bearer(req, buf, sizeof(buf)), *cn;
 	uint8_t hash[SHA256_LEN];
+	int r;
 
 	if (tok) {
 		if (!*tok)
@@ -156,6 +161,10 @@ int hub_authenticate(struct hub *h, struct httpd_req *req, struct hub_identity *
 	cn = httpd_req_peer_cn(req);
 	if (cn)
 		return hub_cluster_cert_check(h, cn, httpd_req_peer_serial(req), ret_id, err);
+	r = ui_session_identity(h, req, &id, err);
+	if (r < 0)
+		return r;
+	h->cur_id_session = r > 0;
 	*ret_id = id;
 	return 0;
 }

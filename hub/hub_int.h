@@ -98,6 +98,7 @@ struct hub_durable;
 struct app_ctl;
 struct plc_ctl;
 struct mwrs_ctl;
+struct ui_ctl;
 
 #define HUB_METRIC_BUCKETS 12
 struct hub_metric_req {
@@ -154,6 +155,8 @@ struct hub {
 	struct app_ctl *apps;           /* owned: the Application controller (app_controller.c) */
 	struct plc_ctl *plc;            /* owned: the placement controller (placement.c) */
 	struct mwrs_ctl *mwrs;          /* owned: the ManifestWorkReplicaSet controller (mwrs.c) */
+	struct ui_ctl *ui;              /* owned: the web view's sessions and event streams (ui.h) */
+	bool cur_id_session;            /* cur_id came from a web view session cookie (ui_session.c) */
 	bool handles_init;              /* the uv handles below exist (close them) */
 	bool ready;
 	bool stopping;

@@ -16,11 +16,10 @@
  * revisions/diff` work against any server that serves core.oam.dev, e.g.
  * nave-kubesim with the CRDs); only rollback and workflow need nave-hub.
  *
- * The diff is a longest-common-subsequence line diff (Hirschberg's
- * linear-space form: two rows of counters, O(N*M) time) after trimming the
- * common head and tail; each side is capped at NCTL_APP_DIFF_MAX_LINES lines
- * so the time stays within seconds. Output is the unified format of diff -u
- * with three lines of context.
+ * The diff is common/textdiff.h's (a longest-common-subsequence line diff,
+ * diff -u's format, each side capped at NCTL_APP_DIFF_MAX_LINES lines) of
+ * the texts common/apprev_text.h makes of the two revisions: the hub's web
+ * view prints the same text.
  *
  * Box-drawing characters (the --tree connectors, the trait marks) are used
  * when the locale's character set is UTF-8 as LC_ALL, LC_CTYPE or LANG (the
@@ -36,20 +35,21 @@
 
 #include "alloc.h"
 #include "app.h"
+#include "apprev_text.h"
 #include "buf.h"
 #include "kobj.h"
 #include "navectl.h"
+#include "textdiff.h"
 #include "timefmt.h"
 #include "yaml.h"
 
-#define NCTL_APP_DIFF_MAX_LINES 20000   /* lines of YAML on each side of app diff */
+#define NCTL_APP_DIFF_MAX_LINES TEXTDIFF_LINES_MAX /* lines of YAML on each side of app diff */
 /* app diff exits as diff(1) does: 0 equal, 1 different, 2 trouble (no such
  * revision, too long, not served; usage errors are 2 already). A hub that
  * cannot be reached or refuses the credential stays NCTL_EXIT_UNREACHABLE
  * (3), as for every command: still neither 0 nor 1. */
 #define NCTL_APP_DIFF_DIFFERENT NCTL_EXIT_FAILED
 #define NCTL_APP_DIFF_TROUBLE 2
-#define NCTL_APP_DIFF_CONTEXT 3         /* lines of context around a change */
 #define NCTL_APP_HASH_SHOWN 16          /* hex digits of a revision hash in `app revisions` */
 #define NCTL_APP_REVISION_MAX 999999999 /* the largest N of "vN" taken */
 #define NCTL_APP_PATH_MAX 1024          /* /nave/v1/namespaces/NS/applications/NAME/workflow/VERB */
@@ -808,345 +808,15 @@ out:
 	return rc;
 }
 
-/* app diff: the line diff ---------------------------------------------------------- */
-
-enum diff_op { DIFF_EQ, DIFF_DEL, DIFF_INS };
-
-struct diff_ops {
-	unsigned char *v; /* owned; enum diff_op each */
-	size_t n, cap;
-};
-
-static void ops_add(struct diff_ops *o, enum diff_op op, size_t count)
-{
-	if (!count)
-		return; /* o->v may still be NULL: memset(NULL, .., 0) is undefined */
-	if (o->n + count > o->cap) {
-		o->cap = (o->n + count) * 2 + 64;
-		o->v = xrealloc(o->v, o->cap);
-	}
-	memset(o->v + o->n, op, count);
-	o->n += count;
-}
-
-/* out[j] = LCS(a[0..n), b[0..j)) for j = 0..m, in one row. */
-static void lcs_forward(const uint32_t *a, size_t n, const uint32_t *b, size_t m, uint32_t *out)
-{
-	memset(out, 0, (m + 1) * sizeof(*out));
-	for (size_t i = 0; i < n; i++) {
-		uint32_t diag = 0;
-
-		for (size_t j = 1; j <= m; j++) {
-			uint32_t up = out[j];
-
-			out[j] = a[i] == b[j - 1] ? diag + 1 : (up > out[j - 1] ? up : out[j - 1]);
-			diag = up;
-		}
-	}
-}
-
-/* out[j] = LCS(a[0..n), b[j..m)) for j = 0..m. */
-static void lcs_backward(const uint32_t *a, size_t n, const uint32_t *b, size_t m, uint32_t *out)
-{
-	memset(out, 0, (m + 1) * sizeof(*out));
-	for (size_t i = n; i-- > 0;) {
-		uint32_t diag = 0;
-
-		for (size_t j = m; j-- > 0;) {
-			uint32_t down = out[j];
-
-			out[j] = a[i] == b[j] ? diag + 1 : (down > out[j + 1] ? down : out[j + 1]);
-			diag = down;
-		}
-	}
-}
-
-/* Hirschberg: the edit script turning a into b along a longest common
- * subsequence; s1 and s2 hold m + 1 counters each (scratch). */
-static void lcs_script(const uint32_t *a, size_t n, const uint32_t *b, size_t m, uint32_t *s1, uint32_t *s2,
-		       struct diff_ops *ops)
-{
-	size_t mid, k = 0, best = 0;
-
-	if (!n || !m) {
-		ops_add(ops, DIFF_DEL, n);
-		ops_add(ops, DIFF_INS, m);
-		return;
-	}
-	if (n == 1) {
-		for (size_t j = 0; j < m; j++)
-			if (b[j] == a[0]) {
-				ops_add(ops, DIFF_INS, j);
-				ops_add(ops, DIFF_EQ, 1);
-				ops_add(ops, DIFF_INS, m - j - 1);
-				return;
-			}
-		ops_add(ops, DIFF_DEL, 1);
-		ops_add(ops, DIFF_INS, m);
-		return;
-	}
-	mid = n / 2;
-	lcs_forward(a, mid, b, m, s1);
-	lcs_backward(a + mid, n - mid, b, m, s2);
-	for (size_t j = 0; j <= m; j++)
-		if (s1[j] + s2[j] > best || j == 0) {
-			best = s1[j] + s2[j];
-			k = j;
-		}
-	lcs_script(a, mid, b, k, s1, s2, ops);
-	lcs_script(a + mid, n - mid, b + k, m - k, s1, s2, ops);
-}
-
-struct lines {
-	char *text;     /* owned; the lines point into it */
-	char **v;       /* owned array */
-	uint32_t *id;   /* owned: equal lines have equal ids */
-	size_t n;
-};
-
-static void lines_free(struct lines *l)
-{
-	free(l->text);
-	free(l->v);
-	free(l->id);
-}
-
-/* Split text (taken) into lines; -E2BIG past NCTL_APP_DIFF_MAX_LINES. */
-static int lines_split(char *text, struct lines *ret)
-{
-	size_t n = 0, i = 0;
-
-	memset(ret, 0, sizeof(*ret));
-	ret->text = text;
-	for (const char *p = text; *p; p++)
-		if (*p == '\n' || !p[1])
-			n++;
-	if (n > NCTL_APP_DIFF_MAX_LINES)
-		return -E2BIG;
-	ret->v = xcalloc(n ? n : 1, sizeof(*ret->v));
-	ret->id = xcalloc(n ? n : 1, sizeof(*ret->id));
-	for (char *p = text, *nl; *p && i < n; p = nl + 1) {
-		ret->v[i++] = p;
-		nl = strchr(p, '\n');
-		if (!nl)
-			break;
-		*nl = '\0';
-	}
-	ret->n = i;
-	return 0;
-}
-
-/* Give equal lines of a and b equal ids (interned through a JSON object). */
-static void lines_intern(struct lines *a, struct lines *b)
-{
-	json_t *ids = json_object();
-	struct lines *both[2] = { a, b };
-
-	for (int s = 0; s < 2; s++)
-		for (size_t i = 0; i < both[s]->n; i++) {
-			json_t *v = json_object_get(ids, both[s]->v[i]);
-
-			if (!v) {
-				v = json_integer((json_int_t)json_object_size(ids));
-				json_object_set_new(ids, both[s]->v[i], v);
-			}
-			both[s]->id[i] = (uint32_t)json_integer_value(v);
-		}
-	json_decref(ids);
-}
-
-/* Print the lines of ops[from..to) (a at ai, b at bi) of a hunk, each run of
- * changes as its deletions then its insertions, as diff -u does. */
-static void print_hunk(FILE *out, const struct lines *a, const struct lines *b, const unsigned char *ops,
-		       size_t from, size_t to, size_t ai, size_t bi)
-{
-	size_t na = 0, nb = 0;
-
-	for (size_t k = from; k < to; k++) {
-		na += ops[k] != DIFF_INS;
-		nb += ops[k] != DIFF_DEL;
-	}
-	fprintf(out, "@@ -%zu", na ? ai + 1 : ai);
-	if (na != 1)
-		fprintf(out, ",%zu", na);
-	fprintf(out, " +%zu", nb ? bi + 1 : bi);
-	if (nb != 1)
-		fprintf(out, ",%zu", nb);
-	fprintf(out, " @@\n");
-	for (size_t k = from; k < to;) {
-		size_t end = k, da = ai, db = bi;
-
-		if (ops[k] == DIFF_EQ) {
-			fprintf(out, " %s\n", a->v[ai]);
-			ai++;
-			bi++;
-			k++;
-			continue;
-		}
-		while (end < to && ops[end] != DIFF_EQ) {
-			if (ops[end] == DIFF_DEL)
-				ai++;
-			else
-				bi++;
-			end++;
-		}
-		for (; da < ai; da++)
-			fprintf(out, "-%s\n", a->v[da]);
-		for (; db < bi; db++)
-			fprintf(out, "+%s\n", b->v[db]);
-		k = end;
-	}
-}
-
-/* Print the unified diff of a and b under the two names; returns whether
- * they differ. */
-static bool unified_diff(FILE *out, const char *name_a, const char *name_b, struct lines *a, struct lines *b)
-{
-	struct diff_ops ops = { 0 };
-	size_t head = 0, tail = 0, n, m, i, ai = 0, bi = 0;
-	uint32_t *s1, *s2;
-	const size_t C = NCTL_APP_DIFF_CONTEXT;
-
-	lines_intern(a, b);
-	while (head < a->n && head < b->n && a->id[head] == b->id[head])
-		head++;
-	while (tail < a->n - head && tail < b->n - head && a->id[a->n - 1 - tail] == b->id[b->n - 1 - tail])
-		tail++;
-	if (head == a->n && head == b->n)
-		return false;
-	n = a->n - head - tail;
-	m = b->n - head - tail;
-	s1 = xcalloc(m + 1, sizeof(*s1));
-	s2 = xcalloc(m + 1, sizeof(*s2));
-	ops_add(&ops, DIFF_EQ, head);
-	lcs_script(a->id + head, n, b->id + head, m, s1, s2, &ops);
-	ops_add(&ops, DIFF_EQ, tail);
-	free(s1);
-	free(s2);
-
-	fprintf(out, "--- %s\n+++ %s\n", name_a, name_b);
-	for (i = 0; i < ops.n;) {
-		size_t start, last, j, end, sa, sb;
-
-		if (ops.v[i] == DIFF_EQ) {
-			i++;
-			ai++;
-			bi++;
-			continue;
-		}
-		/* a hunk: C lines before the change, changes closer than 2C
-		 * lines joined, C lines after the last */
-		start = i > C ? i - C : 0;
-		sa = ai - (i - start);
-		sb = bi - (i - start);
-		last = i;
-		for (j = i; j < ops.n;) {
-			size_t k = j;
-
-			if (ops.v[j] != DIFF_EQ) {
-				last = j++;
-				continue;
-			}
-			while (k < ops.n && ops.v[k] == DIFF_EQ)
-				k++;
-			if (k == ops.n || k - j > 2 * C)
-				break;
-			j = k;
-		}
-		end = last + 1 + C < ops.n ? last + 1 + C : ops.n;
-		print_hunk(out, a, b, ops.v, start, end, sa, sb);
-		for (; i < end; i++) {
-			ai += ops.v[i] != DIFF_INS;
-			bi += ops.v[i] != DIFF_DEL;
-		}
-	}
-	free(ops.v);
-	return true;
-}
-
-/* app diff: what is compared -------------------------------------------------- */
-
-/* The definition maps of an ApplicationRevision's spec that app diff shows. */
-static const char *const def_maps[] = { "componentDefinitions", "traitDefinitions", "workflowStepDefinitions",
-					"policyDefinitions" };
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* What of a definition is compared: its kind, name and spec (not the
- * metadata the server changes, resourceVersion and the like). */
-static json_t *definition_view(const json_t *def)
-{
-	json_t *v = json_object();
-
-	if (kobj_kind(def))
-		json_object_set_new(v, "kind", json_string(kobj_kind(def)));
-	if (kobj_name(def))
-		json_object_set_new(v, "metadata", json_pack("{s:s}", "name", kobj_name(def)));
-	json_object_set(v, "spec", json_object_get(def, "spec") ? json_object_get(def, "spec") : json_null());
-	return v;
-}
-
-/* The text of side (0: a, 1: b) of the diff of revisions a and b: the
- * Application as submitted, then each definition the two do not share
- * unchanged. Caller frees. */
-static char *revision_text(const json_t *a, const json_t *b, int side)
-{
-	const json_t *self = side ? b : a;
-	struct buf out;
-	char *y;
-
-	buf_init(&out, (size_t)-1);
-	y = yaml_emit(kobj_get_path(self, "spec.application"));
-	buf_puts(&out, y);
-	free(y);
-	for (size_t m = 0; m < sizeof(def_maps) / sizeof(def_maps[0]); m++) {
-		json_t *da = json_object_get(json_object_get(a, "spec"), def_maps[m]);
-		json_t *db = json_object_get(json_object_get(b, "spec"), def_maps[m]);
-		json_t *union_ = json_object(), *v;
-		const char **names, *k;
-		size_t count = 0;
-
-		if (json_is_object(da))
-			json_object_update(union_, da);
-		if (json_is_object(db))
-			json_object_update(union_, db);
-		names = xcalloc(json_object_size(union_) + 1, sizeof(*names));
-		json_object_foreach(union_, k, v)
-			names[count++] = k;
-		qsort(names, count, sizeof(*names), name_cmp);
-		for (size_t i = 0; i < count; i++) {
-			json_t *va = json_object_get(da, names[i]), *vb = json_object_get(db, names[i]);
-			json_t *mine = side ? vb : va, *view_a = va ? definition_view(va) : NULL;
-			json_t *view_b = vb ? definition_view(vb) : NULL;
-
-			if (!view_a || !view_b || !json_equal(view_a, view_b)) {
-				buf_printf(&out, "---\n# %s.%s\n", def_maps[m], names[i]);
-				if (mine) {
-					y = yaml_emit(side ? view_b : view_a);
-					buf_puts(&out, y);
-					free(y);
-				} else {
-					buf_printf(&out, "# (not used by %s)\n", dflt(kobj_name(self), "this revision"));
-				}
-			}
-			json_decref(view_a);
-			json_decref(view_b);
-		}
-		free(names);
-		json_decref(union_);
-	}
-	return buf_steal(&out, NULL);
-}
+/* app diff ------------------------------------------------------------------------ */
 
 /* names: the two revisions' full names. Returns the exit code (see
  * NCTL_APP_DIFF_TROUBLE). */
 static int app_diff(struct nctl *n, const char *ns, const char *name, char names[2][NCTL_APP_REV_NAME])
 {
 	struct nctl_resp resp[2] = { { 0 }, { 0 } };
-	struct lines la = { 0 }, lb = { 0 };
+	struct textdiff_lines la = { 0 }, lb = { 0 };
+	struct buf out;
 	int rc = 0;
 
 	for (int i = 0; i < 2; i++) {
@@ -1167,9 +837,12 @@ static int app_diff(struct nctl *n, const char *ns, const char *name, char names
 		goto out;
 	}
 	for (int i = 0; i < 2; i++) {
-		struct lines *l = i ? &lb : &la;
+		struct textdiff_lines *l = i ? &lb : &la;
+		char *text = apprev_text_side(resp[0].body, resp[1].body, i);
+		int r = textdiff_split(text, NCTL_APP_DIFF_MAX_LINES, l);
 
-		if (lines_split(revision_text(resp[0].body, resp[1].body, i), l) < 0) {
+		free(text);
+		if (r < 0) {
 			fprintf(stderr, "error: revision %s is more than %d lines of YAML, too long for app diff\n",
 				names[i], NCTL_APP_DIFF_MAX_LINES);
 			fprintf(stderr, "hint: compare `navectl get applicationrevision %s -n %s -o yaml` with an "
@@ -1178,10 +851,13 @@ static int app_diff(struct nctl *n, const char *ns, const char *name, char names
 			goto out;
 		}
 	}
-	rc = unified_diff(stdout, names[0], names[1], &la, &lb) ? NCTL_APP_DIFF_DIFFERENT : NCTL_EXIT_OK;
+	buf_init(&out, (size_t)-1);
+	rc = textdiff_unified(&la, &lb, names[0], names[1], 0, &out) > 0 ? NCTL_APP_DIFF_DIFFERENT : NCTL_EXIT_OK;
+	fwrite(out.data ? out.data : "", 1, out.len, stdout);
+	buf_free(&out);
 out:
-	lines_free(&la);
-	lines_free(&lb);
+	textdiff_lines_free(&la);
+	textdiff_lines_free(&lb);
 	nctl_resp_clear(&resp[0]);
 	nctl_resp_clear(&resp[1]);
 	return rc;

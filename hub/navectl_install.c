@@ -5,7 +5,7 @@
  * output is the YAML of deploy/klusterlet/ (Namespace, AppliedManifestWork
  * CRD, ServiceAccount and RBAC, bootstrap Secret, DaemonSet; with
  * --work-access all also extra/work-cluster-admin.yaml), embedded into
- * navectl at build time (deploy/embed-manifests writes navectl_manifests.h),
+ * navectl at build time (tools/embed writes navectl_manifests.h),
  * parsed with common/yaml, changed object by object and written back:
  *
  *   - every namespaced object's metadata.namespace, the Namespace's name and

@@ -1,7 +1,7 @@
 /* navectl_install.h - `navectl install`: manifests to install Nave's parts.
  *
  * `navectl install klusterlet --cluster-name N` prints the manifests of
- * deploy/klusterlet/ (embedded at build time by deploy/embed-manifests),
+ * deploy/klusterlet/ (embedded at build time by tools/embed),
  * filled in for one cluster, ready for `kubectl apply -f -` on that cluster;
  * see navectl_install.c.
  */

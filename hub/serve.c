@@ -20,7 +20,10 @@
  *
  * Routing: /healthz, /livez, /readyz, /metrics and /nave/v1/... are served
  * here; everything else goes to kapi, whose auth callback (auth.c) uses the
- * identity computed once per request below.
+ * identity computed once per request below. The web view (ui.h): "/" and
+ * /ui/... are its static files, answered before authentication;
+ * /nave/v1/ui/... goes to ui_http; a request authenticated by a session
+ * cookie must pass ui_session_csrf_check whatever its path.
  *
  * What the hub sees of answers it does not write itself (kapi answers most
  * requests and runs watch streams), through httpd's hooks:
@@ -36,6 +39,8 @@
  *     cluster opened before it was denied or revoked delivers nothing after.
  *     Cluster agents use the websocket stream (stream.c, which checks on its
  *     own); their HTTP watches are rare, so a check per write costs little.
+ *     A request authenticated by a web view session (ui.h) is tagged with
+ *     the session: its watches end once the session does (logout, expiry).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +64,7 @@
 #include "store_sqlite.h"
 #include "stream.h"
 #include "timefmt.h"
+#include "ui.h"
 
 #define HUB_SERVING_RENEW_S (30LL * 86400)
 
@@ -76,8 +82,9 @@ struct hub_durable {
 
 /* httpd tag of a request made by a cluster identity (see the top comment). */
 struct hub_req_tag {
-	char cn[X509_NAME_MAX + 1];
+	char cn[X509_NAME_MAX + 1];     /* "" for a web view session */
 	char serial[X509_SERIAL_HEX_MAX + 1];
+	uint64_t session;               /* the web view session (ui.h), or 0 */
 	bool cut;                       /* a write was refused already (logged once) */
 };
 
@@ -168,6 +175,14 @@ static int on_stream_write(struct httpd_req *req, void *userdata)
 
 	if (!t)
 		return 0;
+	if (t->session) {
+		if (ui_session_live(h, t->session))
+			return 0;
+		if (!t->cut)
+			log_info("closing a watch of a web view session: the session ended");
+		t->cut = true;
+		return -EACCES;
+	}
 	if (hub_cluster_cert_check(h, t->cn, t->serial, &id, &err) < 0) {
 		if (!t->cut)
 			log_info("closing a watch of %s: %s", t->cn, err.msg);
@@ -296,6 +311,10 @@ static void route_nave(struct hub *h, struct httpd_req *req, const char *path, c
 		}
 		return;
 	}
+	if (!strcmp(segs[0], "ui") && n >= 2) {
+		ui_http(h, req, segs + 1, n - 1);
+		return;
+	}
 	if (!strcmp(segs[0], "registrations") && n <= 2) {
 		if (n == 1 && !strcmp(method, "POST"))
 			hub_registration_create(h, req);
@@ -359,9 +378,27 @@ static void dispatch(struct hub *h, struct httpd_req *req)
 		httpd_respond(req, ok ? 200 : 503, "text/plain", ok ? "ok" : "not ready", ok ? 2 : 9);
 		return;
 	}
+	if (ui_static_path(path)) {
+		ui_static_http(h, req);
+		return;
+	}
 	memset(&h->cur_id, 0, sizeof(h->cur_id));
 	errbuf_clear(&h->cur_id_err);
+	h->cur_id_session = false;
 	h->cur_id_rc = hub_authenticate(h, req, &h->cur_id, &h->cur_id_err);
+	if (h->cur_id_rc >= 0 && h->cur_id_session) {
+		struct errbuf cerr;
+		struct hub_req_tag *t;
+
+		/* the web view's cross-site request rule (ui.h), for every path */
+		if (ui_session_csrf_check(req, &cerr) < 0) {
+			hub_respond_error(h, req, -EPERM, cerr.msg);
+			return;
+		}
+		t = xnew(struct hub_req_tag);
+		t->session = ui_session_current(h);
+		httpd_req_set_tag(req, t, free);
+	}
 	if (h->cur_id_rc >= 0 && h->cur_id.kind == HUB_IDENT_CLUSTER) {
 		struct hub_req_tag *t = xnew(struct hub_req_tag);
 
@@ -604,6 +641,7 @@ static void hub_stop(struct hub *h)
 	while (h->q_head || h->dur_head)
 		drain(h);
 	drain(h);
+	ui_stop(h);
 	stream_stop(h);
 	app_controller_stop(h);
 	placement_controllers_stop(h);
@@ -846,6 +884,8 @@ int hub_serve_main(int argc, char **argv)
 		errbuf_set(&err, r, "cannot start the placement controllers");
 		goto fail;
 	}
+	if ((r = ui_start(h, &err)) < 0)
+		goto fail;
 	if ((r = store_sqlite_flush(store, &err)) < 0)
 		goto fail;
 	hc.listen_addr = (*h->cfg.listen_host && strcmp(h->cfg.listen_host, "0.0.0.0")) ? h->cfg.listen_host : NULL;
