@@ -391,6 +391,56 @@ const char *kobj_condition_status(const json_t *o, const char *type)
 	return json_string_value(json_object_get(kobj_condition(o, type), "status"));
 }
 
+static bool meta_is(const json_t *rm, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(rm, key));
+
+	return !want || (v && !strcmp(v, want));
+}
+
+/* See kobj.h. */
+const json_t *kobj_work_manifest_status(const json_t *work, const char *group, const char *kind, const char *ns,
+					const char *name, size_t *pos)
+{
+	const json_t *ms = kobj_get_path(work, "status.resourceStatus.manifests");
+	size_t i;
+
+	for (i = *pos; i < json_array_size(ms); i++) {
+		const json_t *m = json_array_get(ms, i), *rm = json_object_get(m, "resourceMeta");
+
+		if (meta_is(rm, "group", group) && meta_is(rm, "kind", kind) && meta_is(rm, "namespace", ns) &&
+		    meta_is(rm, "name", name)) {
+			*pos = i + 1;
+			return m;
+		}
+	}
+	*pos = i;
+	return NULL;
+}
+
+/* See kobj.h. */
+json_t *kobj_feedback_values(const json_t *manifest_status)
+{
+	static const char *const kinds[] = {"integer", "string", "boolean", "jsonRaw"};
+	json_t *out = json_object(), *v;
+	size_t i, k;
+
+	json_array_foreach(kobj_get_path(manifest_status, "statusFeedback.values"), i, v) {
+		const json_t *fv = json_object_get(v, "fieldValue");
+		const char *n = json_string_value(json_object_get(v, "name"));
+
+		for (k = 0; n && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			json_t *x = json_object_get(fv, kinds[k]);
+
+			if (x) {
+				json_object_set(out, n, x);
+				break;
+			}
+		}
+	}
+	return out;
+}
+
 /* See kobj.h. */
 bool kobj_paths_differ(const json_t *a, const json_t *b, const char *const *paths)
 {

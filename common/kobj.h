@@ -69,4 +69,16 @@ json_t *kobj_condition(const json_t *o, const char *type);
 /* That condition's status ("True", "False", "Unknown"; borrowed), or NULL. */
 const char *kobj_condition_status(const json_t *o, const char *type);
 
+/* ManifestWork status (OCM's shapes). The entry of work's
+ * status.resourceStatus.manifests[] whose resourceMeta has this group and
+ * kind and, when given (non-NULL), namespace and name; the first such entry
+ * after *pos (start with 0; *pos is advanced past the entry returned, so a
+ * loop walks every match). Borrowed, or NULL when there is none. */
+const json_t *kobj_work_manifest_status(const json_t *work, const char *group, const char *kind, const char *ns,
+					const char *name, size_t *pos);
+/* The status feedback of a manifest status entry as one object, name ->
+ * value (the integer, string, boolean or jsonRaw of each fieldValue).
+ * A new object (caller decrefs); empty when there is none. */
+json_t *kobj_feedback_values(const json_t *manifest_status);
+
 #endif

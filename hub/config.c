@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "hub_int.h"
+#include "ui.h"
 #include "x509.h"
 
 #define HUB_CONFIG_VERSION 1
@@ -60,6 +61,41 @@ int hub_parse_duration(const char *s, int64_t *ret_seconds)
 	if (v > (long long)(INT64_MAX / mul / 1000))
 		return -EINVAL;
 	*ret_seconds = (int64_t)v * mul;
+	return 0;
+}
+
+/* One of the session flags: a duration within the bounds, or -EINVAL with
+ * the flag named. */
+static int ui_session_flag(const char *flag, const char *s, int64_t *ret_seconds, struct errbuf *err)
+{
+	int64_t v;
+
+	if (hub_parse_duration(s, &v) < 0 || v < HUB_UI_SESSION_MIN_S || v > HUB_UI_SESSION_MAX_S)
+		return errbuf_set(err, -EINVAL, "%s %s: expected a duration of 1s..30d (like 90s, 30m, 12h)",
+				  flag, s);
+	*ret_seconds = v;
+	return 0;
+}
+
+/* See hub_int.h. */
+int hub_parse_ui_sessions(const char *ttl, const char *idle, int64_t *ret_ttl_s, int64_t *ret_idle_s,
+			  struct errbuf *err)
+{
+	int64_t t = UI_SESSION_TTL_S, i = UI_SESSION_IDLE_S;
+	int r;
+
+	if (ttl && (r = ui_session_flag("--ui-session-ttl", ttl, &t, err)) < 0)
+		return r;
+	if (idle && (r = ui_session_flag("--ui-session-idle", idle, &i, err)) < 0)
+		return r;
+	if (!idle && i > t)
+		i = t;
+	if (i > t)
+		return errbuf_set(err, -EINVAL,
+				  "--ui-session-idle %s: longer than the session's lifetime (--ui-session-ttl, %llds)",
+				  idle, (long long)t);
+	*ret_ttl_s = t;
+	*ret_idle_s = i;
 	return 0;
 }
 

@@ -62,6 +62,8 @@ struct httpd_req;
 #define HUB_TOKEN_KEEP_S 86400              /* expired tokens kept this long (clear 401s) */
 #define HUB_REGISTRATION_KEEP_S (7 * 86400) /* pending/denied registrations kept this long */
 #define HUB_CERT_LIFETIME_MIN 3600
+#define HUB_UI_SESSION_MIN_S 1             /* --ui-session-ttl/--ui-session-idle bounds */
+#define HUB_UI_SESSION_MAX_S (30LL * 86400)
 #define HUB_LEASE_DURATION_DEFAULT 10       /* spec.leaseDurationSeconds default, seconds */
 #define HUB_JANITOR_MS (10 * 60 * 1000)
 
@@ -79,6 +81,8 @@ struct hub_config {
 	bool store_sync_normal;
 	bool metrics_anonymous;
 	int app_revisions;          /* ApplicationRevisions kept per application (--app-revisions) */
+	int64_t ui_session_ttl_s;   /* web view sessions end this long after login (--ui-session-ttl) */
+	int64_t ui_session_idle_s;  /* ... or this long after their last request (--ui-session-idle) */
 	uint8_t admin_hash[SHA256_LEN]; /* SHA-256 of the admin token */
 };
 
@@ -179,6 +183,15 @@ int hub_body_json(struct httpd_req *req, json_t **ret_body, struct errbuf *err);
 int hub_parse_duration(const char *s, int64_t *ret_seconds);
 /* Parse "HOST:PORT", ":PORT", "[V6]:PORT" or "PORT". */
 int hub_parse_listen(const char *s, char **ret_host, int *ret_port, struct errbuf *err);
+/* The web view's session lifetimes from the values of --ui-session-ttl and
+ * --ui-session-idle (NULL: not given). Each is a duration of
+ * HUB_UI_SESSION_MIN_S..HUB_UI_SESSION_MAX_S; the idle time may not exceed
+ * the TTL (an idle time not given is the TTL when the TTL is shorter than
+ * UI_SESSION_IDLE_S). Defaults UI_SESSION_TTL_S and UI_SESSION_IDLE_S.
+ * Returns 0 with both set in *ret_ttl_s and *ret_idle_s, or -EINVAL with a
+ * message naming the flag. */
+int hub_parse_ui_sessions(const char *ttl, const char *idle, int64_t *ret_ttl_s, int64_t *ret_idle_s,
+			  struct errbuf *err);
 /* Read D/hub.json into cfg (data_dir already set). */
 int hub_config_load(struct hub_config *cfg, struct errbuf *err);
 /* Write D/hub.json from cfg (mode 0600, atomically). */

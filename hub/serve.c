@@ -526,6 +526,10 @@ static void serve_usage(FILE *out)
 		"  --store-sync full|normal    fsync every commit (full, default: survives power loss) or\n"
 		"                              only at checkpoints (normal: survives kill -9)\n"
 		"  --metrics-anonymous         serve /metrics without the admin token\n"
+		"  --ui-session-ttl DUR        web view sessions end this long after login\n"
+		"                              (default 12h; 1s..30d)\n"
+		"  --ui-session-idle DUR       ... or this long after their last request (default 2h,\n"
+		"                              at most the TTL; 1s..30d)\n"
 		"  --log-level LVL             debug, info (default), warn, error\n"
 		"  --log-format FMT            text (default) or json\n"
 		"  -h, --help                  this help\n"
@@ -690,12 +694,14 @@ static int parse_serve_flags(struct hub *h, int argc, char **argv, struct errbuf
 		{"app-revisions", required_argument, NULL, 'R'},
 		{"store-sync", required_argument, NULL, 'S'},
 		{"metrics-anonymous", no_argument, NULL, 'm'},
+		{"ui-session-ttl", required_argument, NULL, 'T'},
+		{"ui-session-idle", required_argument, NULL, 'I'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"log-format", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *listen = NULL, *url = NULL;
+	const char *listen = NULL, *url = NULL, *ui_ttl = NULL, *ui_idle = NULL;
 	enum log_level lvl = LOG_LVL_INFO;
 	enum log_format fmt = LOG_FORMAT_TEXT;
 	int64_t v;
@@ -762,6 +768,12 @@ static int parse_serve_flags(struct hub *h, int argc, char **argv, struct errbuf
 		case 'm':
 			h->cfg.metrics_anonymous = true;
 			break;
+		case 'T':
+			ui_ttl = optarg;
+			break;
+		case 'I':
+			ui_idle = optarg;
+			break;
 		case 'L':
 			if (log_level_parse(optarg, &lvl) < 0)
 				return errbuf_set(err, -EINVAL, "--log-level %s: expected debug, info, warn or error",
@@ -782,6 +794,9 @@ static int parse_serve_flags(struct hub *h, int argc, char **argv, struct errbuf
 		return errbuf_set(err, -EINVAL, "unexpected argument %s", argv[optind]);
 	if (!h->cfg.data_dir)
 		return errbuf_set(err, -EINVAL, "--data-dir is required");
+	if ((r = hub_parse_ui_sessions(ui_ttl, ui_idle, &h->cfg.ui_session_ttl_s, &h->cfg.ui_session_idle_s,
+				       err)) < 0)
+		return r;
 	log_setup(lvl, fmt);
 	if ((r = hub_config_load(&h->cfg, err)) < 0)
 		return r;

@@ -166,6 +166,10 @@ struct httpd_req;
 #define UI_COOKIE "nave_session"
 #define UI_SESSION_TTL_S (12 * 3600)
 #define UI_SESSION_IDLE_S (2 * 3600)
+/* (uiharden) UI_SESSION_TTL_S and UI_SESSION_IDLE_S are the defaults of
+ * `nave-hub serve --ui-session-ttl DUR` and `--ui-session-idle DUR` (each
+ * 1s..30d, idle at most the TTL; hub_parse_ui_sessions): the login's
+ * Max-Age and "expires" and the expiry follow the configured values. */
 #define UI_SESSIONS_MAX 256
 #define UI_LOGIN_FAILURES_MAX 10         /* per minute, all clients together */
 #define UI_STREAMS_MAX 256
@@ -276,6 +280,15 @@ long long ui_events_generation(const struct hub *h);
  *     pending or updating, else Failed when one failed (rolloutFailed,
  *     rollbackSucceed, rollingBack), else Succeeded; message is the first
  *     cluster in progress: "c1: batch 2 of 3: ...".
+ *   - (uiharden) held cells: a cluster a cross-cluster wave has not released
+ *     yet (Pending in status.rollout.clusters) has no status.services entry
+ *     but keeps the previous revision's work; its cells show that content:
+ *     revision = the revision the work carries (status.clusters[].revision),
+ *     ready/desired from the work's feedback (desired as above), health from
+ *     the work alone (unknown: cluster not Available; failed: Degraded or
+ *     not applied; healthy: applied and ready >= desired, or Available
+ *     without replica feedback; else progressing), message = the wave's
+ *     message for the cluster, else "not released by the rollout yet: ...".
  *   - diff: 413 when a side is over TEXTDIFF_LINES_MAX lines of YAML or the
  *     change is over UI_DIFF_CELLS_MAX (navectl app diff does those). */
 /* (uiapi) Caps and defaults of the JSON views. */

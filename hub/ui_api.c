@@ -49,6 +49,7 @@
 
 #include "alloc.h"
 #include "app.h"
+#include "app_int.h"
 #include "apprev_text.h"
 #include "buf.h"
 #include "codec.h"
@@ -1109,6 +1110,82 @@ static const json_t *workload_resource(const json_t *res_list, const char *comp,
 	return NULL;
 }
 
+/* Whether the agent reported the work Applied for its current generation
+ * (1), failed to apply it (-1, with the message in *ret_message), or not
+ * yet (0). */
+static int work_applied(const json_t *work, const char **ret_message)
+{
+	const json_t *c = kobj_condition(work, "Applied"), *og = json_object_get(c, "observedGeneration");
+	const json_t *gen = kobj_get_path(work, "metadata.generation");
+
+	*ret_message = sget(c, "message");
+	if (!c || (json_is_integer(og) && json_is_integer(gen) && json_integer_value(og) != json_integer_value(gen)))
+		return 0;
+	if (!strcmp(sget(c, "status"), "True"))
+		return 1;
+	return !strcmp(sget(c, "status"), "False") ? -1 : 0;
+}
+
+/* The message of a held cell: what status.rollout.clusters[] says of the
+ * cluster (its entry ro, or NULL). */
+static const char *held_why(const json_t *ro)
+{
+	if (*sget(ro, "message"))
+		return sget(ro, "message");
+	if (!strcmp(sget(ro, "state"), "Pending"))
+		return "not released by the rollout yet: keeps its previous revision";
+	return "keeps a previous revision";
+}
+
+/* The cell of component comp on a cluster whose work still holds content
+ * the application's current revision has not replaced there: a
+ * cross-cluster wave has not released the cluster yet (Pending in
+ * status.rollout.clusters), so status.services has no entry for it. res is
+ * comp's workload in the work (appliedResources), rev the revision the work
+ * carries. The health is read from the work alone (the component
+ * definition's health rule runs only for what the current revision
+ * deployed): unknown when the cluster is not Available; failed when the
+ * work is Degraded or not applied; healthy when applied and the workload's
+ * ready replicas reach the desired ones (without replica feedback: when the
+ * work is Available); else progressing. New reference; NULL when the work
+ * holds no workload of comp. */
+static json_t *held_cell(const json_t *work, json_t **mix, const json_t *res, const char *rev, const char *available,
+			 const char *why)
+{
+	const json_t *ms, *deg = kobj_condition(work, "Degraded");
+	json_t *fb, *ready, *desired;
+	const char *health, *msg = why, *amsg;
+	int applied;
+
+	if (!work || !res)
+		return NULL;
+	ms = manifest_status(work, mix, res);
+	fb = ms ? feedback_values(ms) : json_object();
+	ready = int_or_null(fb, "readyReplicas");
+	json_decref(fb);
+	desired = cell_desired(work, mix, res, NULL);
+	applied = work_applied(work, &amsg);
+	if (kobj_get_path(work, "metadata.deletionTimestamp"))
+		msg = "its work is being deleted";
+	if (*available && strcmp(available, "True")) {
+		health = "unknown";
+	} else if (deg && !strcmp(sget(deg, "status"), "True")) {
+		health = "failed";
+		msg = sget(deg, "message");
+	} else if (applied < 0) {
+		health = "failed";
+		msg = amsg;
+	} else if (applied == 0) {
+		health = "progressing";
+	} else if (json_is_integer(ready) && json_is_integer(desired)) {
+		health = json_integer_value(ready) >= json_integer_value(desired) ? "healthy" : "progressing";
+	} else {
+		health = !strcmp(sget(kobj_condition(work, "Available"), "status"), "True") ? "healthy" : "progressing";
+	}
+	return pack("{s:s, s:o, s:o, s:s, s:s}", "revision", rev, "ready", ready, "desired", desired, "health", health,
+		    "message", msg);
+}
+
 static int str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -1187,7 +1264,7 @@ static void app_detail_http(struct hub *h, struct httpd_req *req, const char *ns
 	long long coff, climit;
 	const char *cq;
 	const json_t *app, *x;
-	json_t *status, *comps, *comp_names, *svc_ix, *cl_ix, *res_ix, *cluster_set, *mcs = NULL;
+	json_t *status, *comps, *comp_names, *svc_ix, *cl_ix, *res_ix, *ro_ix, *kind_ix, *cluster_set, *mcs = NULL;
 	json_t *mclusters, *tree, *locals, *body, *v;
 	const char **names = NULL, *k;
 	struct ui_local local = { 0 };
@@ -1224,9 +1301,13 @@ static void app_detail_http(struct hub *h, struct httpd_req *req, const char *ns
 	cl_ix = json_object();
 	res_ix = json_object();
 	cluster_set = json_object();
+	ro_ix = json_object();
+	kind_ix = json_object();
 	json_array_foreach(json_object_get(status, "services"), i, x) {
 		snprintf(key, sizeof(key), "%s|%s", sget(x, "name"), sget(x, "cluster"));
 		json_object_set(svc_ix, key, (json_t *)x);
+		if (json_object_get(x, "workloadDefinition"))
+			json_object_set(kind_ix, sget(x, "name"), (json_t *)x);
 		if (*sget(x, "cluster"))
 			json_object_set_new(cluster_set, sget(x, "cluster"), json_true());
 	}
@@ -1235,6 +1316,8 @@ static void app_detail_http(struct hub *h, struct httpd_req *req, const char *ns
 		if (*sget(x, "name"))
 			json_object_set_new(cluster_set, sget(x, "name"), json_true());
 	}
+	json_array_foreach(kobj_get_path(status, "rollout.clusters"), i, x)
+		json_object_set(ro_ix, sget(x, "name"), (json_t *)x);
 	json_array_foreach(json_object_get(status, "appliedResources"), i, x) {
 		json_t *arr = json_object_get(res_ix, sget(x, "cluster"));
 
@@ -1281,8 +1364,17 @@ static void app_detail_http(struct hub *h, struct httpd_req *req, const char *ns
 
 			snprintf(key, sizeof(key), "%s|%s", cn, cl);
 			svc = json_object_get(svc_ix, key);
-			if (!svc)
+			if (!svc) {
+				json_t *held = held_cell(work, &mix,
+							 workload_resource(json_object_get(res_ix, cl), cn,
+									   json_object_get(kind_ix, cn)),
+							 sget(json_object_get(cl_ix, cl), "revision"), av,
+							 held_why(json_object_get(ro_ix, cl)));
+
+				if (held)
+					json_object_set_new(cells, cn, held);
 				continue;
+			}
 			hw = cell_health(svc, av, work, &msg);
 			json_object_set_new(cells, cn,
 					    pack("{s:s, s:o, s:o, s:s, s:s}", "revision", sget(svc, "revision"),
@@ -1349,37 +1441,13 @@ static void app_detail_http(struct hub *h, struct httpd_req *req, const char *ns
 	json_decref(svc_ix);
 	json_decref(cl_ix);
 	json_decref(res_ix);
+	json_decref(ro_ix);
+	json_decref(kind_ix);
 	json_decref(cluster_set);
 }
 
 /* ------------------------------------------------------------------------ */
 /* GET /nave/v1/ui/applications/NS/NAME/diff                                 */
-
-/* The full revision name of what the user gave ("app-vN", "vN", "N"). */
-static int revision_name(const char *app, const char *in, char *out, size_t outlen)
-{
-	size_t al = strlen(app);
-	const char *num = NULL;
-
-	if (!in || !*in)
-		return -EINVAL;
-	if (!strncmp(in, app, al) && in[al] == '-' && in[al + 1] == 'v')
-		num = in + al + 2;
-	else if (in[0] == 'v')
-		num = in + 1;
-	else if (in[0] >= '0' && in[0] <= '9')
-		num = in;
-	if (!num || !*num || strlen(num) > 9)
-		return -EINVAL;
-	for (const char *p = num; *p; p++)
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-	if (strtoll(num, NULL, 10) < 1)
-		return -EINVAL;
-	if ((size_t)snprintf(out, outlen, "%s-v%lld", app, strtoll(num, NULL, 10)) >= outlen)
-		return -EINVAL;
-	return 0;
-}
 
 static void diff_http(struct hub *h, struct httpd_req *req, const char *ns, const char *name)
 {
@@ -1402,7 +1470,8 @@ static void diff_http(struct hub *h, struct httpd_req *req, const char *ns, cons
 				   name, name);
 			goto bad;
 		}
-		if (revision_name(name, v, full[i], sizeof(full[i])) < 0) {
+		/* app_revision_name as rollback reads it; revisions count from 1 */
+		if (app_revision_name(name, v, full[i], sizeof(full[i])) < 0 || !strcmp(strrchr(full[i], '-'), "-v0")) {
 			errbuf_set(&err, -EBADMSG, "%s: Invalid value: \"%.64s\": expected %s-vN, vN or N", pnames[i], v,
 				   name);
 			goto bad;

@@ -15,10 +15,13 @@
  *
  * Streams are httpd streams of "text/event-stream" (EventSource): "hello"
  * first, then "change" events and a ": ping" comment every UI_EVENT_PING_S.
- * At most UI_STREAMS_MAX (more: 503 with Retry-After). A stream whose queue
- * is over httpd's cap (-ENOBUFS: a reader that does not read) is ended, as is
- * every stream of a session that ends (logout, expiry, eviction: see
- * ui_session.c). A stream opened with the bearer token belongs to no
+ * At most UI_STREAMS_MAX (more: 503 with Retry-After). Every stream of a
+ * session that ends (logout, expiry, eviction: see ui_session.c) is ended. A
+ * stream whose queue is over httpd's cap (-ENOBUFS: a reader that does not
+ * read; 4 MiB, httpd's default max_stream_queue) is ended too: it leaves the
+ * list and gets no more events, though httpd keeps the connection and what
+ * it queued until the client reads or leaves (httpd has no call that drops a
+ * stream at once). A stream opened with the bearer token belongs to no
  * session and ends only when its client leaves or the hub stops.
  *
  * The tick timer (UI_SESSION_SWEEP_MS) sweeps expired sessions and sends the
@@ -376,6 +379,9 @@ int ui_start(struct hub *h, struct errbuf *err)
 		return 0;
 	ui = xnew(struct ui_ctl);
 	ui->h = h;
+	/* a hub not configured by parse_serve_flags (tests) gets the defaults */
+	ui->ttl_s = h->cfg.ui_session_ttl_s > 0 ? h->cfg.ui_session_ttl_s : UI_SESSION_TTL_S;
+	ui->idle_s = h->cfg.ui_session_idle_s > 0 ? h->cfg.ui_session_idle_s : UI_SESSION_IDLE_S;
 	if ((r = ui_events_start(ui, err)) < 0) {
 		ui_events_stop(ui);
 		return r;

@@ -27,7 +27,7 @@ struct ui_session {
 	uint8_t hash[SHA256_LEN];
 	uint64_t serial;          /* names the session to its event streams; never 0 */
 	int64_t created_us;       /* wall clock */
-	int64_t expires_us;       /* wall clock: created + UI_SESSION_TTL_S */
+	int64_t expires_us;       /* wall clock: created + ui_ctl.ttl_s */
 	uint64_t last_ms;         /* uv_now of its last request (idle expiry) */
 };
 
@@ -36,6 +36,7 @@ struct ui_stream;
 struct ui_ctl {
 	struct hub *h;                               /* borrowed */
 	/* sessions (ui_session.c) */
+	int64_t ttl_s, idle_s;                       /* lifetimes (--ui-session-ttl, --ui-session-idle) */
 	struct ui_session sessions[UI_SESSIONS_MAX];
 	size_t nsessions;
 	uint64_t next_serial;

@@ -8,8 +8,9 @@
  * UI_SESSIONS_MAX slots (full: the oldest session is dropped), in memory (a
  * restart logs everyone out). A request is matched by hashing its cookie and
  * comparing with every live slot in constant time. Sessions end at logout,
- * UI_SESSION_TTL_S after login, or UI_SESSION_IDLE_S after their last
- * request; ui_sessions_sweep (every UI_SESSION_SWEEP_MS, ui_events.c's
+ * a TTL after login, or an idle time after their last request (operator
+ * flags --ui-session-ttl and --ui-session-idle, defaults UI_SESSION_TTL_S
+ * and UI_SESSION_IDLE_S; the cookie's Max-Age is the TTL); ui_sessions_sweep (every UI_SESSION_SWEEP_MS, ui_events.c's
  * timer) drops expired ones, and each end closes the session's event streams.
  *
  * The admin token is one secret for every client, so login failures are
@@ -155,8 +156,7 @@ static void session_end(struct ui_ctl *ui, struct ui_session *s, const char *why
 static bool session_expired(const struct ui_ctl *ui, const struct ui_session *s, int64_t now_us,
 			    uint64_t now_ms)
 {
-	(void)ui;
-	return now_us >= s->expires_us || now_ms - s->last_ms >= (uint64_t)UI_SESSION_IDLE_S * 1000;
+	return now_us >= s->expires_us || now_ms - s->last_ms >= (uint64_t)ui->idle_s * 1000;
 }
 
 /* See ui_server_int.h. */
@@ -198,8 +198,13 @@ static int session_of(struct ui_ctl *ui, struct httpd_req *req, struct ui_sessio
 	r = ui_cookie_parse(hdr, value, err);
 	if (r == 0)
 		return 0;
-	if (r < 0)
-		return errbuf_set(err, -EACCES, "Unauthorized: %s; log in again (POST /nave/v1/ui/login)", err->msg);
+	if (r < 0) {
+		char why[ERRBUF_MAX];
+
+		/* not err->msg itself as an argument: vsnprintf's source and target may not overlap */
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return errbuf_set(err, -EACCES, "Unauthorized: %s; log in again (POST /nave/v1/ui/login)", why);
+	}
 	sha256(value, UI_SESSION_ID_HEX, hash);
 	memset(value, 0, sizeof(value));
 	s = session_find(ui, hash);
@@ -378,10 +383,10 @@ static void login_http(struct hub *h, struct httpd_req *req)
 	sha256(hex, UI_SESSION_ID_HEX, s->hash);
 	s->serial = ++ui->next_serial;
 	s->created_us = time_now_us();
-	s->expires_us = s->created_us + (int64_t)UI_SESSION_TTL_S * 1000000;
+	s->expires_us = s->created_us + ui->ttl_s * 1000000;
 	s->last_ms = now_ms;
 	ui->nsessions++;
-	snprintf(hdr, sizeof(hdr), "%s=%s; %s; Max-Age=%d", UI_COOKIE, hex, UI_COOKIE_ATTRS, UI_SESSION_TTL_S);
+	snprintf(hdr, sizeof(hdr), "%s=%s; %s; Max-Age=%lld", UI_COOKIE, hex, UI_COOKIE_ATTRS, (long long)ui->ttl_s);
 	memset(hex, 0, sizeof(hex));
 	httpd_add_header(req, "Set-Cookie", hdr);
 	httpd_add_header(req, "Cache-Control", "no-store");

@@ -309,30 +309,21 @@ static bool is_rollout_manifest(const json_t *m)
  * and has not succeeded (else of the first), or NULL. */
 static const char *local_state(const json_t *work)
 {
-	const json_t *ms = kobj_get_path(work, "status.resourceStatus.manifests"), *m;
+	const json_t *m;
 	const char *first = NULL;
-	size_t i;
+	size_t pos = 0;
 
-	json_array_foreach(ms, i, m) {
-		const json_t *rm = json_object_get(m, "resourceMeta"), *vals, *v;
-		const char *k = json_string_value(json_object_get(rm, "kind"));
-		const char *g = json_string_value(json_object_get(rm, "group"));
-		size_t j;
+	while ((m = kobj_work_manifest_status(work, "standard.oam.dev", "Rollout", NULL, NULL, &pos))) {
+		json_t *fb = kobj_feedback_values(m);
+		const char *s = json_string_value(json_object_get(fb, "rollingState"));
 
-		if (!k || strcmp(k, "Rollout") || !g || strcmp(g, "standard.oam.dev"))
+		json_decref(fb); /* s stays valid: the work holds the string too */
+		if (!s)
 			continue;
-		vals = kobj_get_path(m, "statusFeedback.values");
-		json_array_foreach(vals, j, v) {
-			const char *n = json_string_value(json_object_get(v, "name"));
-			const char *s = json_string_value(json_object_get(json_object_get(v, "fieldValue"), "string"));
-
-			if (!n || strcmp(n, "rollingState") || !s)
-				continue;
-			if (strcmp(s, "rolloutSucceed"))
-				return s;
-			if (!first)
-				first = s;
-		}
+		if (strcmp(s, "rolloutSucceed"))
+			return s;
+		if (!first)
+			first = s;
 	}
 	return first;
 }
@@ -396,7 +387,7 @@ bool wave_cluster_eval(const struct wave_strategy *s, struct wave_cluster *c, co
 {
 	struct wave_cluster before = *c;
 	bool looks_done;
-	char msg[256];
+	char msg[WAVE_CLUSTER_MESSAGE_MAX];
 
 	if (c->state != WAVE_C_UPDATING && c->state != WAVE_C_SOAKING)
 		return false;

@@ -108,6 +108,10 @@ enum wave_cstate {
 	WAVE_C_FAILED,     /* failed (reason/message say why) */
 };
 
+/* A cluster's message (a local rollout's reason, a work's condition) is kept
+ * up to this many bytes. */
+#define WAVE_CLUSTER_MESSAGE_MAX 1024
+
 struct wave_cluster {
 	const char *name;        /* borrowed */
 	int group;               /* decision group index (0 when there are none) */
@@ -116,7 +120,7 @@ struct wave_cluster {
 	int64_t released_ms;     /* when it became UPDATING (0: never) */
 	int64_t done_since_ms;   /* when it first looked done (0: not) */
 	char reason[64];         /* FAILED: "Timeout", "Degraded", "RolloutFailed", "Unreachable"... */
-	char message[256];
+	char message[WAVE_CLUSTER_MESSAGE_MAX]; /* the klusterlet's own words: longer ones are cut */
 };
 
 /* What a cluster's work says right now (filled by the caller from the

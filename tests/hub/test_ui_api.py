@@ -383,12 +383,76 @@ def local_rollout(h):
         check(k in o["rollouts"][0], "rollout row has no %s" % k)
 
 
+@hub_test
+def wave_matrix(h):
+    """A cross-cluster wave, one cluster per group: the cluster being updated shows the new revision's cells
+    ("web-v2 1/3 progressing"); the clusters not released yet (Pending) show what their works still carry
+    ("web-v1 3/3 healthy") instead of no cells at all."""
+    cls = ["c1", "c2", "c3"]
+    for c in cls:
+        h.add_cluster(c)
+        h.set_available(c)
+
+    def wave_app(image):
+        pols = [topology("everywhere", clusters=cls),
+                {"name": "waves", "type": "nave-rollout",
+                 "properties": {"type": "ProgressivePerGroup", "clustersPerDecisionGroup": 1,
+                                "progressivePerGroup": {"minSuccessTime": "0", "maxFailures": 0}}}]
+        return app_obj("web", [webservice("web", image=image, replicas=3)], pols,
+                       [apptest.deploy("rollout", ["everywhere", "waves"])])
+
+    def image(c):
+        d = apptest.find(h.work(c, "web"), "Deployment", "web") if h.work(c, "web") else None
+        return d and d["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    h.apply(wave_app("nginx:1.27"))
+    for c in cls:
+        until(lambda: image(c) == "nginx:1.27", 20, "v1 released on %s" % c)
+        h.ack(c, "web")
+    h.wait_app("web", lambda a: h.step_phase(a, "rollout") == "succeeded", what="v1 rolled out")
+    h.apply(wave_app("nginx:1.28"))
+    until(lambda: image("c1") == "nginx:1.28", 20, "v2 released on c1")
+    h.ack("c1", "web", healthy=False, ready=1)
+
+    def pending():
+        a = h.get_app("web")
+        ro = (a.get("status") or {}).get("rollout") or {}
+        st = {c["name"]: c["state"] for c in ro.get("clusters") or []}
+        svcs = {s["cluster"] for s in a["status"].get("services") or []}
+        return st.get("c2") == "Pending" and st.get("c3") == "Pending" and \
+            [s for s in a["status"]["services"] if s["cluster"] == "c1" and s.get("readyReplicas") == 1] and \
+            (st, svcs)
+    st, svcs = until(pending, 20, "c1 updating with 1 ready, c2 and c3 Pending")
+    check(image("c2") == "nginx:1.27" and image("c3") == "nginx:1.27", "the wave touched a Pending cluster")
+    d = ok(h, "/applications/default/web")
+    m = d["matrix"]
+    check([c["name"] for c in m["clusters"]] == cls, m)
+    cl = {c["name"]: c for c in m["clusters"]}
+
+    def text(c):
+        cell = cl[c]["cells"].get("web")
+        check(cell is not None, "%s has no matrix cell (services on %s): %s" % (c, sorted(svcs), cl[c]))
+        return "%s %s/%s %s" % (cell["revision"], cell["ready"], cell["desired"], cell["health"])
+    check(text("c1") == "web-v2 1/3 progressing", "c1 (being updated): %s" % text("c1"))
+    for c in ("c2", "c3"):
+        check(text(c) == "web-v1 3/3 healthy", "%s (Pending): %s" % (c, text(c)))
+        check(cl[c]["revision"] == "web-v1" and cl[c]["cells"]["web"]["message"], cl[c])
+    # a Pending cluster that goes unavailable is unknown, not healthy
+    h.set_available("c3", "Unknown")
+    until(lambda: ok(h, "/applications/default/web")["matrix"]["clusters"][2]["cells"]["web"]["health"] ==
+          "unknown", 10, "c3's held cell unknown")
+    # the tree still lists the Pending clusters' resources
+    t = {e["cluster"]: e["resources"] for e in ok(h, "/applications/default/web")["tree"]}
+    check([r for r in t["c2"] if r["kind"] == "Deployment"], t)
+
+
 TESTS = {
     "clusters": clusters,
     "bad_parameters": bad_parameters,
     "applications": applications,
     "revisions_diff": revisions_diff,
     "local_rollout": local_rollout,
+    "wave_matrix": wave_matrix,
 }
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ reaches the hub's log.
 Run one test: test_ui_server.py NAME (meson runs each as its own test).
 Environment: NAVE_HUB, NAVE_TEST_DATA; NAVE_KEEP_TEST_DIRS=1 keeps the hub's dir.
 """
+import datetime
 import json
 import os
 import socket
 import ssl
+import subprocess
 import sys
 import time
 
@@ -274,6 +276,14 @@ def t_bad_cookies():
                     COOKIE + "=" + value + "0", "%s; %s" % (cookie, cookie), "%s; %s" % (cookie, unknown),
                     cookie + "; x=" + "y" * 9000):
             expect(h.request("GET", UI + "/session", token=None, headers={"Cookie": bad}), 401)
+        # the 401 says why, once ("Unauthorized: Cookie: ...; log in again")
+        for bad, why in (("%s; %s" % (cookie, cookie), "Cookie: %s is sent twice" % COOKIE),
+                         (COOKIE + "=zz", "Cookie: %s is not a session id of this hub" % COOKIE),
+                         (cookie + "; x=" + "y" * 9000, "Cookie: ")):
+            b = expect(h.request("GET", UI + "/session", token=None, headers={"Cookie": bad}), 401)
+            msg = b.get("message", "")
+            check(msg.startswith("Unauthorized: " + why) and msg.count("Unauthorized") == 1 and
+                  msg.endswith("log in again (POST /nave/v1/ui/login)"), "401 message %r" % msg)
         # no cookie at all: not logged in
         expect(h.request("GET", UI + "/session", token=None), 401, "log in")
         expect(h.request("GET", UI + "/overview", token=None), 401, "log in")
@@ -305,16 +315,111 @@ def t_session_cap():
         expect(h.creq("GET", UI + "/session", first), 200)
         cookies.append(h.login())  # the 257th login: the first session goes
         expect(h.creq("GET", UI + "/session", first), 401)
-        deadline = time.monotonic() + 3
-        while True:
-            e = ev.next(max(0.0, deadline - time.monotonic()))
-            if e == "EOF":
-                break
-            check(e is not None, "the evicted session's stream did not end")
+        wait_eof(ev, 3, "the evicted session")
         ev.close()
         for c in (cookies[0], cookies[-1]):
             expect(h.creq("GET", UI + "/session", c), 200)
     with_hub(body)()
+
+
+def login_full(h):
+    """Log in; returns (cookie pair, Max-Age of the cookie, seconds from now to "expires")."""
+    st, hs, b = h.raw("POST", UI + "/login", json.dumps({"token": h.token}), {"Content-Type": "application/json"})
+    check(st == 200, "login: %d %s" % (st, b))
+    parts = [p.strip() for p in hs.get("set-cookie", "").split(";")]
+    SECRETS.append(parts[0].split("=", 1)[1])
+    ages = [int(p.split("=", 1)[1]) for p in parts if p.lower().startswith("max-age=")]
+    check(len(ages) == 1, "Max-Age: %s" % parts[1:])
+    exp = datetime.datetime.strptime(json.loads(b)["expires"], "%Y-%m-%dT%H:%M:%SZ")
+    left = (exp.replace(tzinfo=datetime.timezone.utc) - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    return parts[0], ages[0], left
+
+
+def wait_eof(ev, seconds, what):
+    """ev (an SSE) ends within seconds; returns when it did."""
+    deadline = time.monotonic() + seconds
+    while True:
+        e = ev.next(max(0.0, deadline - time.monotonic()))
+        if e == "EOF":
+            return time.monotonic()
+        check(e is not None, "%s: the event stream did not end within %.0f s" % (what, seconds))
+
+
+def t_session_idle_flag():
+    """--ui-session-idle 2s: a session unused for ~3 s is 401 and its event
+    stream ends; one used every 0.5 s lives on; the TTL stays the default."""
+    def body(h):
+        idle, ttl_max_age, left = login_full(h)
+        check(ttl_max_age == 43200 and 43190 < left <= 43200, "default TTL: Max-Age %d, expires in %.0f s" %
+              (ttl_max_age, left))
+        busy = h.login()
+        ev = SSE(h, cookie=idle)
+        check(ev.status == 200 and ev.next(2)[0] == "hello", "idle session's stream")
+        t0 = time.monotonic()
+        # the busy session is used every 0.5 s for 3.5 s: it never idles out
+        while time.monotonic() - t0 < 3.5:
+            expect(h.creq("GET", UI + "/session", busy), 200)
+            time.sleep(0.5)
+        t_end = wait_eof(ev, 2.0, "idle session")
+        check(t_end - t0 >= 1.9, "the idle session ended after %.2f s, before its idle time" % (t_end - t0))
+        ev.close()
+        expect(h.creq("GET", UI + "/session", idle), 401, "log in again")
+        expect(h.creq("GET", CLUSTERS, idle), 401)
+        expect(h.creq("GET", UI + "/session", busy), 200)
+    with_hub(body, serve_args=("--ui-session-idle", "2s", "--log-level", "debug"))()
+
+
+def t_session_ttl_flag():
+    """--ui-session-ttl 3s: Max-Age and expires say 3 s; a session used every
+    0.5 s still ends after ~3 s, with its event stream."""
+    def body(h):
+        cookie, max_age, left = login_full(h)
+        t0 = time.monotonic()
+        check(max_age == 3 and 1 < left <= 3, "Max-Age %d, expires in %.1f s" % (max_age, left))
+        ev = SSE(h, cookie=cookie)
+        check(ev.status == 200 and ev.next(2)[0] == "hello", "stream")
+        last_ok = None
+        while time.monotonic() - t0 < 6:
+            st, b = h.creq("GET", UI + "/session", cookie)
+            if st != 200:
+                check(st == 401 and "log in again" in b.get("message", ""), "after the TTL: %d %s" % (st, b))
+                break
+            last_ok = time.monotonic() - t0
+            time.sleep(0.5)
+        else:
+            check(False, "the session outlived its 3 s TTL")
+        check(last_ok is not None and last_ok >= 1.5, "the session ended early (last 200 at %s s)" % last_ok)
+        wait_eof(ev, 2.5, "TTL")
+        ev.close()
+        # a new login works and gets the same lifetime
+        _, max_age, _ = login_full(h)
+        check(max_age == 3, "second login Max-Age %d" % max_age)
+    with_hub(body, serve_args=("--ui-session-ttl", "3s", "--log-level", "debug"))()
+
+
+def t_session_flags_refused():
+    """Bad --ui-session-ttl/--ui-session-idle values stop serve at start with a message naming the flag."""
+    h = UIHub()
+    try:
+        cases = [(["--ui-session-ttl", "0s"], "--ui-session-ttl"), (["--ui-session-ttl", "31d"], "--ui-session-ttl"),
+                 (["--ui-session-ttl", "12x"], "--ui-session-ttl"), (["--ui-session-ttl", ""], "--ui-session-ttl"),
+                 (["--ui-session-idle", "-5"], "--ui-session-idle"), (["--ui-session-idle", "0"], "--ui-session-idle"),
+                 (["--ui-session-idle", "99999999999999999999"], "--ui-session-idle"),
+                 (["--ui-session-idle", "13h"], "--ui-session-idle"),  # over the default TTL
+                 (["--ui-session-ttl", "1h", "--ui-session-idle", "2h"], "--ui-session-idle")]
+        for args, flag in cases:
+            r = subprocess.run([hubtest.HUB, "serve", "--data-dir", h.data] + args, capture_output=True, text=True,
+                               timeout=30)
+            check(r.returncode != 0, "serve %s started" % args)
+            check(flag in r.stderr, "serve %s: the message does not name %s: %r" % (args, flag, r.stderr))
+        r = subprocess.run([hubtest.HUB, "serve", "--help"], capture_output=True, text=True, timeout=30)
+        check("--ui-session-ttl" in r.stdout and "--ui-session-idle" in r.stdout, "serve --help: %s" % r.stdout)
+        # good values start (idle defaults to the TTL when the TTL is shorter than 2h)
+        h.serve_args = ["--ui-session-ttl", "1h", "--ui-session-idle", "1h"]
+        h.start()
+        check(h.stop() == 0, "serve with good values")
+    finally:
+        h.cleanup()
 
 
 # --- live events ---------------------------------------------------------------------------
@@ -477,12 +582,7 @@ def t_events():
         # logout ends the session's streams, not the bearer one
         expect(h.creq("POST", UI + "/logout", cookie), 200)
         for s in (ev, ev2):
-            deadline = time.monotonic() + 3
-            while True:
-                e = s.next(max(0.0, deadline - time.monotonic()))
-                if e == "EOF":
-                    break
-                check(e is not None, "the stream did not end at logout")
+            wait_eof(s, 3, "logout")
         h.add_cluster("ev3")
         ch = evb.next_change(1.5)
         check(ch and ch != "EOF" and "clusters" in ch[1]["topics"], "bearer stream after logout: %r" % (ch,))
