@@ -10,15 +10,22 @@
  *     revision hash covers the definitions it uses, so a changed
  *     definition makes a new revision and a new workflow run;
  *   - ManagedCluster: the cluster list is refreshed; a change of labels,
- *     acceptance, availability or existence queues every application (so
- *     placement follows the fleet); a deleted cluster's ManifestWorks are
- *     deleted (the stream lets them go at once: the cluster is gone);
+ *     acceptance, availability or existence queues the applications it can
+ *     affect (cluster_affects): those with a work on the cluster, those
+ *     whose topologies (of any revision their run deploys) select it by
+ *     name or by its old or new labels, those with a nave-rollout policy
+ *     (waves watch availability) and those without a parsed run yet; so
+ *     with 1,000 clusters one cluster's change costs O(applications) cheap
+ *     checks, not a reconcile of every application. A deleted cluster's
+ *     ManifestWorks are deleted (the stream lets them go at once: the
+ *     cluster is gone);
  *   - ManifestWork carrying the app.oam.dev/name and /namespace labels:
  *     its application's table of works follows it, and the application is
  *     queued (status rollup, workflow progress).
  * Queued applications are worked off by a 0 ms timer, so every change of
  * one loop turn becomes one reconcile per application (at most
- * APP_BATCH_MAX per turn; the rest in the next turns). The timer runs
+ * APP_BATCH_MAX per turn, and only as many as fit in APP_TURN_BUDGET_MS;
+ * the rest in the next turns). The timer runs
  * before the hub's prepare handler, which commits what the reconciles
  * wrote. A second timer wakes applications at their deadlines (suspend
  * durations, step timeouts), recomputed by each reconcile from the
@@ -118,6 +125,7 @@ static void pieces_free(struct app_piece *p)
 		json_decref(p->manifests);
 		json_decref(p->comps);
 		free(p->error);
+		app_health_free(p->health);
 		free(p);
 	}
 }
@@ -128,6 +136,9 @@ void app_state_reset(struct app_state *st, bool drop_run)
 	pieces_free(st->cache);
 	st->cache = NULL;
 	st->ncache = 0;
+	json_decref(st->desired);
+	json_decref(st->selected);
+	st->desired = st->selected = NULL;
 	if (drop_run)
 		st->run = app_run_free(st->run);
 }
@@ -239,12 +250,18 @@ static void on_wake(uv_timer_t *t)
 	rearm(ctl);
 }
 
+/* Work off the dirty list: at most APP_BATCH_MAX applications, and no more
+ * once APP_TURN_BUDGET_MS went by, so one loop turn never holds requests
+ * (and lease renewals) back for long; the rest run in the next turns, after
+ * the loop polled and the hub committed what this batch wrote. */
 static void on_kick(uv_timer_t *t)
 {
 	struct app_ctl *ctl = t->data;
+	uint64_t t0 = uv_hrtime();
 	size_t n = 0;
 
-	while (ctl->dirty_head && n < APP_BATCH_MAX) {
+	while (ctl->dirty_head && n < APP_BATCH_MAX &&
+	       (n == 0 || uv_hrtime() - t0 < (uint64_t)APP_TURN_BUDGET_MS * 1000000)) {
 		struct app_state *st = ctl->dirty_head;
 
 		ctl->dirty_head = st->dnext;
@@ -257,8 +274,11 @@ static void on_kick(uv_timer_t *t)
 		n++;
 		state_maybe_drop(ctl, st);
 	}
+	/* 1 ms, not 0: libuv (1.44) runs a timer re-armed to "now" from its own
+	 * callback again in the same pass, never reaching the poll phase (and
+	 * the hub's prepare handler, which commits) in between */
 	if (ctl->dirty_head)
-		uv_timer_start(&ctl->kick, on_kick, 0, 0);
+		uv_timer_start(&ctl->kick, on_kick, 1, 0);
 	rearm(ctl);
 }
 
@@ -270,14 +290,26 @@ static int collect_cluster(void *data, const json_t *obj)
 	return 0;
 }
 
-/* See app_int.h. */
+/* See app_int.h. The array and the by-name index are rebuilt together, at
+ * most once per batch of changes, and only for changes placement reads
+ * (labels, acceptance, existence, deletion): the objects may hold an older
+ * status. */
 const json_t *app_clusters(struct app_ctl *ctl)
 {
 	if (ctl->clusters_stale || !ctl->clusters) {
+		json_t *c;
+		size_t i;
+
 		json_decref(ctl->clusters);
+		json_decref(ctl->cluster_index);
 		ctl->clusters = json_array();
+		ctl->cluster_index = json_object();
 		kapi_foreach(ctl->kapi, HUB_GROUP_CLUSTER, HUB_RES_CLUSTERS, NULL, collect_cluster, ctl->clusters);
+		json_array_foreach(ctl->clusters, i, c)
+			if (kobj_name(c))
+				json_object_set(ctl->cluster_index, kobj_name(c), c);
 		ctl->clusters_stale = false;
+		ctl->clusters_gen++;
 	}
 	return ctl->clusters;
 }
@@ -285,19 +317,14 @@ const json_t *app_clusters(struct app_ctl *ctl)
 /* See app_int.h. */
 const json_t *app_cluster_labels(struct app_ctl *ctl, const char *name)
 {
-	const json_t *all = app_clusters(ctl);
-	json_t *c, *labels;
-	size_t i;
+	const json_t *c, *labels;
 
-	json_array_foreach(all, i, c) {
-		const char *n = kobj_name(c);
-
-		if (n && !strcmp(n, name)) {
-			labels = kobj_labels(c);
-			return labels ? labels : ctl->empty;
-		}
-	}
-	return NULL;
+	app_clusters(ctl);
+	c = json_object_get(ctl->cluster_index, name);
+	if (!c)
+		return NULL;
+	labels = kobj_labels(c);
+	return labels ? labels : ctl->empty;
 }
 
 /* See app_int.h. */
@@ -313,8 +340,9 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-/* Whether a ManagedCluster change can move placement or deletion. */
-static bool cluster_moved(const json_t *old_obj, const json_t *new_obj)
+/* Whether a ManagedCluster change can move placement: labels, acceptance,
+ * existence or deletion (availability alone cannot). */
+static bool cluster_placement_moved(const json_t *old_obj, const json_t *new_obj)
 {
 	json_t *ol, *nl;
 
@@ -327,10 +355,112 @@ static bool cluster_moved(const json_t *old_obj, const json_t *new_obj)
 	if (json_is_true(kobj_get_path(old_obj, "spec.hubAcceptsClient")) !=
 	    json_is_true(kobj_get_path(new_obj, "spec.hubAcceptsClient")))
 		return true;
-	if (!str_eq(kobj_condition_status(old_obj, HUB_COND_AVAILABLE), kobj_condition_status(new_obj, HUB_COND_AVAILABLE)))
-		return true;
 	return !str_eq(json_string_value(kobj_get_path(old_obj, "metadata.deletionTimestamp")),
 		       json_string_value(kobj_get_path(new_obj, "metadata.deletionTimestamp")));
+}
+
+/* Whether a ManagedCluster change can move placement or deletion. */
+static bool cluster_moved(const json_t *old_obj, const json_t *new_obj)
+{
+	if (cluster_placement_moved(old_obj, new_obj))
+		return true;
+	return !str_eq(kobj_condition_status(old_obj, HUB_COND_AVAILABLE), kobj_condition_status(new_obj, HUB_COND_AVAILABLE));
+}
+
+/* Whether a topology of run (or of the other revisions its deploy steps
+ * name, loaded in run->next) selects one of the versions of the cluster in
+ * versions (an array of ManagedClusters, the one before and the one after a
+ * change), by label or by name, or deploys there through an
+ * apply-component step or a deploy step without a topology (the local
+ * cluster); a nave-rollout policy counts as a match (waves watch every
+ * cluster's availability). A selector that does not parse counts as a match:
+ * the reconcile reports it. */
+static bool run_selects(const struct app_run *run, const char *name, const json_t *versions)
+{
+	for (; run; run = run->next) {
+		const struct app_spec *spec = run->spec;
+
+		for (size_t i = 0; i < spec->npolicies; i++) {
+			const struct app_topology *t = &spec->policies[i].topology;
+			json_t *names = NULL;
+			struct errbuf err;
+			bool hit;
+
+			if (spec->policies[i].kind != APP_POLICY_TOPOLOGY)
+				continue;
+			for (size_t k = 0; k < t->nclusters; k++)
+				if (!strcmp(t->clusters[k], name))
+					return true;
+			if (app_topology_select(t, versions, &err, &names) < 0)
+				return true;
+			hit = json_array_size(names) > 0;
+			json_decref(names);
+			if (hit)
+				return true;
+		}
+		for (size_t i = 0; i < spec->nsteps; i++) {
+			const struct app_step *s = &spec->steps[i];
+			bool tops = false;
+
+			if (s->kind == APP_STEP_APPLY_COMPONENT &&
+			    !strcmp(s->cluster ? s->cluster : APP_LOCAL_CLUSTER, name))
+				return true;
+			if (s->kind != APP_STEP_DEPLOY)
+				continue;
+			if (app_rollout_policy(spec, s) >= 0)
+				return true;
+			for (size_t k = 0; k < s->npolicies; k++)
+				tops |= spec->policies[s->policies[k]].kind == APP_POLICY_TOPOLOGY;
+			/* a deploy step without a topology deploys to the local cluster */
+			if (!tops && !strcmp(name, APP_LOCAL_CLUSTER))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Whether run (or the other revisions it loaded) has a nave-rollout policy. */
+static bool run_has_wave(const struct app_run *run)
+{
+	for (; run; run = run->next)
+		for (size_t i = 0; i < run->spec->nsteps; i++)
+			if (run->spec->steps[i].kind == APP_STEP_DEPLOY &&
+			    app_rollout_policy(run->spec, &run->spec->steps[i]) >= 0)
+				return true;
+	return false;
+}
+
+/* Whether a change of cluster name (versions: its objects before and after)
+ * can change what application st does: see the top of this file. With
+ * placement false (availability alone changed) no topology can select
+ * differently: only the applications with a work there (deletion releases
+ * works of unavailable clusters) and waves care. */
+static bool cluster_affects(struct app_state *st, const char *name, const json_t *versions, bool placement)
+{
+	if (!st->exists || !st->run)
+		return true;
+	if (json_object_get(st->works, name))
+		return true;
+	if (!placement)
+		return run_has_wave(st->run);
+	return run_selects(st->run, name, versions);
+}
+
+/* Queue the applications a change of cluster name can affect. */
+static void mark_cluster(struct app_ctl *ctl, const char *name, const json_t *old_obj, const json_t *new_obj)
+{
+	bool placement = cluster_placement_moved(old_obj, new_obj);
+	json_t *versions = json_array();
+
+	if (old_obj)
+		json_array_append(versions, (json_t *)old_obj);
+	if (new_obj)
+		json_array_append(versions, (json_t *)new_obj);
+	for (size_t i = 0; i < ctl->cap; i++)
+		for (struct app_state *st = ctl->tab[i]; st; st = st->hnext)
+			if (!st->dirty && cluster_affects(st, name, versions, placement))
+				app_mark_dirty(ctl, st);
+	json_decref(versions);
 }
 
 /* Delete every ManifestWork in the namespace of a deleted cluster. */
@@ -465,11 +595,19 @@ static void on_change(void *data, enum kapi_event_type type, const struct kapi_r
 		return;
 	}
 	if (!strcmp(def->group, HUB_GROUP_CLUSTER) && !strcmp(def->resource, HUB_RES_CLUSTERS)) {
-		ctl->clusters_stale = true;
-		if (type == KAPI_EVENT_DELETED && kobj_name(o))
-			cluster_gone(ctl, kobj_name(o));
+		const char *name = kobj_name(o);
+
+		/* the list serves placement (labels, acceptance, deletion): a
+		 * change of status alone leaves it as it is */
+		if (type != KAPI_EVENT_MODIFIED || cluster_placement_moved(old_obj, new_obj))
+			ctl->clusters_stale = true;
+		if (!name)
+			return;
+		if (type == KAPI_EVENT_DELETED)
+			cluster_gone(ctl, name);
 		if (type != KAPI_EVENT_MODIFIED || cluster_moved(old_obj, new_obj))
-			mark_all(ctl, NULL);
+			mark_cluster(ctl, name, type == KAPI_EVENT_ADDED ? NULL : old_obj,
+				     type == KAPI_EVENT_DELETED ? NULL : new_obj);
 	}
 }
 
@@ -566,6 +704,8 @@ void app_controller_stop(struct hub *h)
 	ctl->dirty_head = ctl->dirty_tail = NULL;
 	json_decref(ctl->clusters);
 	ctl->clusters = NULL;
+	json_decref(ctl->cluster_index);
+	ctl->cluster_index = NULL;
 	json_decref(ctl->empty);
 	ctl->empty = NULL;
 	ctl->defs = appdef_registry_free(ctl->defs);

@@ -31,6 +31,7 @@
 #define APP_ANNOT_WORK_REVISION "app.oam.dev/app-revision"   /* on works: the revision last written */
 #define APP_FIELD_MANAGER "nave-app-controller"
 #define APP_BATCH_MAX 256            /* applications reconciled per loop turn */
+#define APP_TURN_BUDGET_MS 20        /* ...or fewer: a batch stops once it took this long */
 #define APP_PASSES_MAX (APP_STEPS_MAX + 4) /* state-machine passes per reconcile */
 #define APP_CACHE_MAX 4096           /* rendered pieces cached per application */
 #define APP_NOTIFY_TIMEOUT_MS 10000  /* one webhook POST */
@@ -50,6 +51,14 @@ struct app_run {
 	struct app_run *next;            /* owned list: other revisions named by deploy steps */
 };
 
+/* app_comp_health's results for one piece, valid while the stored work of
+ * its cluster is the object they were computed from (stored works are
+ * immutable: a new status or spec is a new object). */
+struct app_health {
+	json_t *work;                    /* owned reference, or NULL (no work) */
+	json_t *results;                 /* owned: component name -> [healthy, message, values or null] */
+};
+
 /* One (step, topology, cluster) rendering, cached until the run changes. */
 struct app_piece {
 	char *key;                       /* owned: "step|slot|cluster|labels" */
@@ -61,6 +70,7 @@ struct app_piece {
 					    dependsOn}] per rendered component */
 	char *error;                     /* owned or NULL: why rendering failed */
 	const struct app_run *src;       /* borrowed: whose definitions rendered it */
+	struct app_health *health;       /* owned, never NULL: app_comp_health's cache */
 	struct app_piece *next;
 };
 
@@ -75,6 +85,11 @@ struct app_state {
 	struct app_run *run;             /* owned: the revision status.workflow.appRevision names */
 	struct app_piece *cache;         /* owned list */
 	size_t ncache;
+	/* dropped with the cache (app_state_reset): */
+	json_t *desired;                 /* owned: cluster -> [entries (a shallow copy), stored work or null,
+					    keep_old, desired work]: app_work_desired's last answer */
+	json_t *selected;                /* owned: "<step>|<topology>" -> [clusters_gen, names, missing]:
+					    app_step_pieces' last selection */
 	int64_t max_rev;                 /* highest revision number seen */
 	/* the revision found for (generation, definitions epoch, annotations):
 	 * a reconcile caused by status alone does not hash again */
@@ -101,6 +116,8 @@ struct app_ctl {
 	int keep;                        /* revisions kept */
 	uint64_t defs_epoch;             /* bumped on every definition change */
 	json_t *clusters;                /* owned: array of ManagedClusters (immutable, incref'd) */
+	json_t *cluster_index;           /* owned: name -> the same ManagedClusters, rebuilt with clusters */
+	uint64_t clusters_gen;           /* bumped on every rebuild of clusters */
 	bool clusters_stale;
 	json_t *empty;                   /* owned: {} (the labels of a cluster without labels) */
 	struct app_state **tab;          /* owned hash table */
@@ -122,7 +139,9 @@ struct app_state *app_state_find(struct app_ctl *ctl, const char *ns, const char
 struct app_state *app_state_get(struct app_ctl *ctl, const char *ns, const char *name);
 /* Queue st for a reconcile in the next loop turn. */
 void app_mark_dirty(struct app_ctl *ctl, struct app_state *st);
-/* The ManagedClusters (borrowed array, rebuilt when stale). */
+/* The ManagedClusters (borrowed array, rebuilt when stale): their labels,
+ * spec and metadata are current, their status may be older (use the hub's
+ * cluster table, app_cluster_available, for availability). */
 const json_t *app_clusters(struct app_ctl *ctl);
 /* The labels of cluster name (borrowed) or NULL when it does not exist. */
 const json_t *app_cluster_labels(struct app_ctl *ctl, const char *name);
@@ -185,6 +204,10 @@ int app_work_delete(struct app_ctl *ctl, struct app_state *st, const char *clust
 bool app_work_uptodate(struct app_state *st, const char *cluster, const json_t *desired);
 
 /* app_status.c */
+/* A new, empty health cache (app_piece.health). */
+struct app_health *app_health_new(void);
+/* Destroy; accepts NULL; returns NULL. */
+struct app_health *app_health_free(struct app_health *hc);
 /* Health of one component rendered on cluster (entry: a piece comps
  * item, borrowed) from the stored work. *ret_message: caller frees. */
 bool app_comp_health(struct app_ctl *ctl, struct app_state *st, const struct app_piece *pc, const json_t *comp,

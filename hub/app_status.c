@@ -9,6 +9,12 @@
  * namespace and name). Everything here reads the works the controller
  * keeps in memory; nothing calls out.
  *
+ * Health is evaluated once per (piece, component, stored work): each piece
+ * keeps the answers for the work object they were computed from (works are
+ * immutable in the store; an agent's status report is a new object), so a
+ * reconcile caused by one cluster's report evaluates that cluster's
+ * components only, not every cluster's again.
+ *
  * The status shapes are app.h's. Conditions keep their
  * lastTransitionTime while their status does not change, so a reconcile
  * that changes nothing writes nothing.
@@ -101,8 +107,28 @@ static json_t *feedback_of(const json_t *work, const json_t *obj)
 }
 
 /* See app_int.h. */
-bool app_comp_health(struct app_ctl *ctl, struct app_state *st, const struct app_piece *pc, const json_t *comp,
-		     char **ret_message, json_t **ret_values)
+struct app_health *app_health_new(void)
+{
+	struct app_health *hc = xnew(struct app_health);
+
+	hc->results = json_object();
+	return hc;
+}
+
+/* See app_int.h. */
+struct app_health *app_health_free(struct app_health *hc)
+{
+	if (!hc)
+		return NULL;
+	json_decref(hc->work);
+	json_decref(hc->results);
+	free(hc);
+	return NULL;
+}
+
+/* app_comp_health without the cache. */
+static bool comp_health(struct app_state *st, const struct app_piece *pc, const json_t *comp, char **ret_message,
+			json_t **ret_values)
 {
 	json_t *work = json_object_get(st->works, pc->cluster);
 	json_t *workload = json_object_get(comp, "workload"), *mine, *values;
@@ -162,6 +188,39 @@ bool app_comp_health(struct app_ctl *ctl, struct app_state *st, const struct app
 		return false;
 	}
 	*ret_message = msg;
+	return healthy;
+}
+
+/* See app_int.h. */
+bool app_comp_health(struct app_ctl *ctl, struct app_state *st, const struct app_piece *pc, const json_t *comp,
+		     char **ret_message, json_t **ret_values)
+{
+	json_t *work = json_object_get(st->works, pc->cluster), *hit, *values = NULL;
+	const char *name = json_string_value(json_object_get(comp, "name"));
+	struct app_health *hc = pc->health;
+	char *msg = NULL;
+	bool healthy;
+
+	(void)ctl;
+	if (!hc || !name)
+		return comp_health(st, pc, comp, ret_message, ret_values);
+	if (hc->work != work) {
+		json_decref(hc->work);
+		hc->work = json_incref(work);
+		json_object_clear(hc->results);
+	}
+	hit = json_object_get(hc->results, name);
+	if (hit) {
+		values = json_array_get(hit, 2);
+		*ret_message = xstrdup(json_string_value(json_array_get(hit, 1)));
+		*ret_values = json_is_null(values) ? NULL : values;
+		return json_is_true(json_array_get(hit, 0));
+	}
+	healthy = comp_health(st, pc, comp, &msg, &values);
+	json_object_set_new(hc->results, name,
+			    json_pack("[b, s, O]", healthy, msg ? msg : "", values ? values : json_null()));
+	*ret_message = msg ? msg : xstrdup("");
+	*ret_values = values;
 	return healthy;
 }
 
@@ -325,7 +384,10 @@ int app_status_write(struct app_ctl *ctl, const json_t *app, const json_t *statu
 
 	if (json_equal(json_object_get(app, "status"), status))
 		return 0;
-	obj = json_deep_copy(app);
+	/* a shallow copy with its own metadata: kapi copies what it stores, and
+	 * app (the store's) must not change */
+	obj = json_copy((json_t *)app);
+	json_object_set_new(obj, "metadata", json_deep_copy(kobj_metadata((json_t *)app, false)));
 	json_object_set(obj, "status", (json_t *)status);
 	json_object_del(kobj_metadata(obj, true), "resourceVersion");
 	r = kapi_update_status(ctl->kapi, APP_GROUP, APP_RES_APPS, obj, &status_opts, &err, NULL);

@@ -116,6 +116,7 @@ static struct app_piece *piece_get(struct app_ctl *ctl, struct app_state *st, si
 	p->namespace_ = namespace_ ? xstrdup(namespace_) : NULL;
 	p->src = src;
 	p->comps = json_array();
+	p->health = app_health_new();
 	if (comp_name) {
 		const struct app_component *c = app_spec_component(src->spec, comp_name);
 
@@ -168,6 +169,36 @@ static void list_push(struct app_piece ***list, size_t *n, size_t *cap, struct a
 	(*list)[(*n)++] = p;
 }
 
+/* app_topology_select and app_topology_missing of topology j of step i,
+ * remembered in st->selected while the cluster list is the same (the run is
+ * the same: the memo goes with the cache). New references in *ret_names and
+ * *ret_missing. */
+static int select_cached(struct app_ctl *ctl, struct app_state *st, size_t i, size_t j,
+			 const struct app_topology *t, const json_t *clusters, struct errbuf *err, json_t **ret_names,
+			 json_t **ret_missing)
+{
+	json_t *names = NULL, *hit;
+	char key[64];
+	int r;
+
+	snprintf(key, sizeof(key), "%zu|%zu", i, j);
+	if (!st->selected)
+		st->selected = json_object();
+	hit = json_object_get(st->selected, key);
+	if (hit && (uint64_t)json_integer_value(json_array_get(hit, 0)) == (uint64_t)(json_int_t)ctl->clusters_gen) {
+		*ret_names = json_incref(json_array_get(hit, 1));
+		*ret_missing = json_incref(json_array_get(hit, 2));
+		return 0;
+	}
+	if ((r = app_topology_select(t, clusters, err, &names)) < 0)
+		return r;
+	*ret_missing = app_topology_missing(t, clusters);
+	*ret_names = names;
+	json_object_set_new(st->selected, key,
+			    json_pack("[I, O, O]", (json_int_t)ctl->clusters_gen, names, *ret_missing));
+	return 0;
+}
+
 /* See app_int.h. */
 int app_step_pieces(struct app_ctl *ctl, struct app_state *st, size_t i, struct errbuf *err,
 		    struct app_piece ***ret_list, size_t *ret_n, json_t **ret_missing, json_t **ret_empty)
@@ -218,11 +249,10 @@ int app_step_pieces(struct app_ctl *ctl, struct app_state *st, size_t i, struct 
 		json_t *names = NULL, *miss, *x;
 		size_t k;
 
-		if ((r = app_topology_select(t, clusters, err, &names)) < 0) {
+		if ((r = select_cached(ctl, st, i, j, t, clusters, err, &names, &miss)) < 0) {
 			errbuf_prefix(err, "policy %s", tops[j]->name);
 			goto out;
 		}
-		miss = app_topology_missing(t, clusters);
 		json_array_foreach(miss, k, x)
 			json_array_append(missing, x);
 		if (!json_array_size(names) && !json_array_size(miss) && !t->allow_empty)
@@ -442,13 +472,39 @@ static void rollout_sources(json_t *desired, const json_t *old)
 	}
 }
 
-/* See app_int.h. */
+/* Whether two arrays hold the very same objects, in order. */
+static bool same_elements(const json_t *a, const json_t *b)
+{
+	size_t n = json_array_size(a);
+
+	if (n != json_array_size(b))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (json_array_get(a, i) != json_array_get(b, i))
+			return false;
+	return true;
+}
+
+/* See app_int.h. The answer is remembered per cluster in st->desired with
+ * what it was made from: the entries (the cached pieces' manifests, held by
+ * a shallow copy so no address is reused while remembered), the stored work
+ * (held too) and keep_old; the run is the same while the memo lives (it goes
+ * with the cache). A reconcile thus renders only the works whose inputs
+ * changed. The answer is shared: callers never modify it (app_work_write
+ * copies what it stores). */
 json_t *app_work_desired(struct app_ctl *ctl, struct app_state *st, const char *cluster, const json_t *entries,
 			 bool keep_old, struct errbuf *err)
 {
 	char wname[300];
-	json_t *w = NULL, *md, *old = json_object_get(st->works, cluster);
+	json_t *w = NULL, *md, *old = json_object_get(st->works, cluster), *hit;
 
+	(void)ctl;
+	if (!st->desired)
+		st->desired = json_object();
+	hit = json_object_get(st->desired, cluster);
+	if (hit && json_array_get(hit, 1) == (old ? old : json_null()) &&
+	    json_is_true(json_array_get(hit, 2)) == keep_old && same_elements(json_array_get(hit, 0), entries))
+		return json_incref(json_array_get(hit, 3));
 	if (app_render_work(st->run->spec, cluster, entries, st->run->defs, err, &w) < 0)
 		return NULL;
 	app_work_name(st->ns, st->name, wname, sizeof(wname));
@@ -464,16 +520,31 @@ json_t *app_work_desired(struct app_ctl *ctl, struct app_state *st, const char *
 	if (keep_old && old && !kobj_get_path(old, "metadata.deletionTimestamp"))
 		keep_old_objects(w, old, entries);
 	rollout_sources(w, old && !kobj_get_path(old, "metadata.deletionTimestamp") ? old : NULL);
+	json_object_set_new(st->desired, cluster,
+			    json_pack("[o, O, b, O, n, b]", json_copy((json_t *)entries), old ? old : json_null(), keep_old,
+				      w, false));
 	return w;
 }
 
-/* See app_int.h. */
+/* See app_int.h. When desired is app_work_desired's remembered answer, the
+ * comparison is remembered with it (slots 4 and 5: the stored work compared,
+ * held, and the result) until the stored work changes. */
 bool app_work_uptodate(struct app_state *st, const char *cluster, const json_t *desired)
 {
 	json_t *old = json_object_get(st->works, cluster);
+	json_t *hit = st->desired ? json_object_get(st->desired, cluster) : NULL;
+	bool eq;
 
-	return old && !kobj_get_path(old, "metadata.deletionTimestamp") &&
-	       json_equal(json_object_get(old, "spec"), json_object_get(desired, "spec"));
+	if (!old || kobj_get_path(old, "metadata.deletionTimestamp"))
+		return false;
+	if (hit && json_array_get(hit, 3) == desired && json_array_get(hit, 4) == old)
+		return json_is_true(json_array_get(hit, 5));
+	eq = json_equal(json_object_get(old, "spec"), json_object_get(desired, "spec"));
+	if (hit && json_array_get(hit, 3) == desired) {
+		json_array_set(hit, 4, old);
+		json_array_set_new(hit, 5, json_boolean(eq));
+	}
+	return eq;
 }
 
 /* See app_int.h. */
@@ -489,8 +560,11 @@ int app_work_write(struct app_ctl *ctl, struct app_state *st, const char *cluste
 	if (old && app_work_uptodate(st, cluster, desired) && kobj_label(old, APP_LABEL_NAME) &&
 	    kobj_label(old, APP_LABEL_NAMESPACE))
 		return 0;
+	/* Shallow copies with their own metadata: kapi copies what it stores,
+	 * and neither old (the store's) nor desired (remembered) may change. */
 	if (old) {
-		obj = json_deep_copy(old);
+		obj = json_copy(old);
+		json_object_set_new(obj, "metadata", json_deep_copy(kobj_metadata(old, false)));
 		json_object_set(obj, "spec", json_object_get(desired, "spec"));
 		json_object_del(kobj_metadata(obj, true), "resourceVersion");
 		json_object_del(kobj_metadata(obj, true), "managedFields");
@@ -500,7 +574,8 @@ int app_work_write(struct app_ctl *ctl, struct app_state *st, const char *cluste
 			kobj_set_annotation(obj, APP_ANNOT_WORK_REVISION, rev);
 		r = kapi_update(ctl->kapi, HUB_GROUP_WORK, HUB_RES_WORKS, obj, &work_opts, &err, NULL);
 	} else {
-		obj = json_deep_copy(desired);
+		obj = json_copy((json_t *)desired);
+		json_object_set_new(obj, "metadata", json_deep_copy(kobj_metadata((json_t *)desired, false)));
 		if (rev)
 			kobj_set_annotation(obj, APP_ANNOT_WORK_REVISION, rev);
 		r = kapi_create(ctl->kapi, HUB_GROUP_WORK, HUB_RES_WORKS, cluster, obj, &work_opts, &err, NULL);
@@ -536,6 +611,8 @@ int app_work_delete(struct app_ctl *ctl, struct app_state *st, const char *clust
 
 	if (!old)
 		return 0;
+	if (st->desired)
+		json_object_del(st->desired, cluster);
 	snprintf(name, sizeof(name), "%s", kobj_name(old) ? kobj_name(old) : "");
 	if (!kobj_get_path(old, "metadata.deletionTimestamp")) {
 		/* old may be released by the subscription from here on */

@@ -11,7 +11,11 @@
  * Available=Unknown, reason ManagedClusterLeaseUpdateStopped, for joined
  * clusters whose last renewal is older than their grace: the hub's
  * --lease-timeout, or twice the lease duration the agent announced if that is
- * longer (an agent renewing every 60 s must not flap). At start every
+ * longer (an agent renewing every 60 s must not flap). One tick writes at
+ * most HEALTH_BATCH_MAX conditions and, when more are due, runs again in the
+ * next loop turn: a fleet whose leases lapse at once (the hub restarted, a
+ * network partition) is marked in short turns that let requests, lease
+ * renewals and the controllers' own work through between them. At start every
  * cluster's renewal time is the hub's start: a restarted hub gives its
  * agents a full grace period before calling them Unknown.
  */
@@ -25,6 +29,8 @@
 #include "kobj.h"
 #include "log.h"
 #include "timefmt.h"
+
+#define HEALTH_BATCH_MAX 100 /* clusters marked Unknown per loop turn */
 
 static const struct kapi_write_opts hub_opts = {.field_manager = "nave-hub"};
 
@@ -247,7 +253,7 @@ static void on_health_tick(uv_timer_t *t)
 {
 	struct hub *h = t->data;
 	int64_t now = (int64_t)uv_now(h->loop);
-	size_t i;
+	size_t i, marked = 0;
 
 	for (i = 0; i < h->ccap; i++) {
 		struct hub_cluster *c, *next;
@@ -261,6 +267,14 @@ static void on_health_tick(uv_timer_t *t)
 			if (!c->joined || !*c->available || !strcmp(c->available, "Unknown") ||
 			    now - c->last_renew_ms <= grace)
 				continue;
+			if (marked == HEALTH_BATCH_MAX) {
+				/* more are due: the next loop turn goes on, then the usual
+				 * tick (1 ms, not 0: libuv 1.44 runs a timer re-armed to
+				 * "now" from its callback again before polling) */
+				uv_timer_start(t, on_health_tick, 1, uv_timer_get_repeat(t));
+				return;
+			}
+			marked++;
 			log_warn("cluster %s: no lease for %lld ms: Available=Unknown", c->name,
 				 (long long)(now - c->last_renew_ms));
 			/* the subscription updates c->available; c stays valid (no deletion here) */

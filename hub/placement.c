@@ -5,9 +5,11 @@
  * loop turn (every change of one turn is one evaluation per placement):
  *   - a Placement whose spec, generation or deletion changed is queued; a
  *     deleted one loses its PlacementDecisions at once;
- *   - any change of a ManagedCluster, ManagedClusterSet or
- *     ManagedClusterSetBinding queues every Placement (labels, claims,
- *     availability, sets and bindings all move decisions).
+ *   - a change of a ManagedCluster's labels, spec, deletion, claims or
+ *     availability (what evaluation reads; not its other conditions), and
+ *     any change of a ManagedClusterSet or ManagedClusterSetBinding, queues
+ *     every Placement (labels, claims, availability, sets and bindings all
+ *     move decisions).
  *
  * Evaluation of one Placement, as OCM's scheduler for what Nave supports:
  *   1. the sets it may use: those bound to its namespace by a
@@ -756,6 +758,21 @@ static bool spec_changed(const json_t *a, const json_t *b)
 	return kobj_paths_differ(a, b, paths);
 }
 
+/* Whether a ManagedCluster change can move a decision: only what evaluate
+ * reads (a lease that changes nothing else queues nothing). */
+static bool cluster_changed(enum kapi_event_type type, const json_t *a, const json_t *b)
+{
+	static const char *const paths[] = {"metadata.labels", "spec", "metadata.deletionTimestamp",
+					    "status.clusterClaims", NULL};
+	const char *sa, *sb;
+
+	if (type != KAPI_EVENT_MODIFIED || kobj_paths_differ(a, b, paths))
+		return true;
+	sa = kobj_condition_status(a, HUB_COND_AVAILABLE);
+	sb = kobj_condition_status(b, HUB_COND_AVAILABLE);
+	return (!sa) != (!sb) || (sa && strcmp(sa, sb));
+}
+
 static void on_change(void *data, enum kapi_event_type type, const struct kapi_resource_def *def,
 		      const json_t *old_obj, const json_t *new_obj)
 {
@@ -770,7 +787,8 @@ static void on_change(void *data, enum kapi_event_type type, const struct kapi_r
 		else if (type == KAPI_EVENT_ADDED || spec_changed(old_obj, new_obj))
 			mark(ctl, kobj_namespace(o), kobj_name(o));
 	} else if (!strcmp(def->resource, HUB_RES_CLUSTERS)) {
-		mark_all(ctl);
+		if (cluster_changed(type, old_obj, new_obj))
+			mark_all(ctl);
 	} else if (!strcmp(def->resource, PLC_RES_SETS) || !strcmp(def->resource, PLC_RES_BINDINGS)) {
 		/* their status is ours: a change of it moves nothing */
 		if (type != KAPI_EVENT_MODIFIED || spec_changed(old_obj, new_obj))

@@ -281,41 +281,9 @@ static void objs_collect(struct hub *h, const char *group, const char *resource,
 /* The status entry of the work's Rollout manifest, or NULL. */
 static const json_t *work_rollout(const json_t *work)
 {
-	const json_t *ms = kobj_get_path(work, "status.resourceStatus.manifests"), *m;
-	size_t i;
+	size_t pos = 0;
 
-	json_array_foreach(ms, i, m) {
-		const json_t *rm = json_object_get(m, "resourceMeta");
-
-		if (!strcmp(sget(rm, "kind"), "Rollout") && !strcmp(sget(rm, "group"), "standard.oam.dev"))
-			return m;
-	}
-	return NULL;
-}
-
-/* The feedback values of a manifest status entry as an object name -> the
- * value (string, integer or boolean). New reference. */
-static json_t *feedback_values(const json_t *m)
-{
-	json_t *out = json_object();
-	const json_t *v;
-	size_t i;
-
-	json_array_foreach(kobj_get_path(m, "statusFeedback.values"), i, v) {
-		const json_t *fv = json_object_get(v, "fieldValue");
-		const char *n = json_string_value(json_object_get(v, "name"));
-		json_t *x = json_object_get(fv, "integer");
-
-		if (!n)
-			continue;
-		if (!x)
-			x = json_object_get(fv, "string");
-		if (!x)
-			x = json_object_get(fv, "boolean");
-		if (x)
-			json_object_set(out, n, x);
-	}
-	return out;
+	return kobj_work_manifest_status(work, "standard.oam.dev", "Rollout", NULL, NULL, &pos);
 }
 
 enum ui_local_state { UI_LOCAL_PENDING, UI_LOCAL_UPDATING, UI_LOCAL_SUCCEEDED, UI_LOCAL_FAILED };
@@ -335,7 +303,7 @@ static enum ui_local_state local_class(const char *state)
 /* One localRollouts entry for cluster from the work's Rollout manifest m. */
 static json_t *local_entry(const char *cluster, const json_t *m)
 {
-	json_t *fb = feedback_values(m), *e;
+	json_t *fb = kobj_feedback_values(m), *e;
 	const json_t *rm = json_object_get(m, "resourceMeta");
 
 	e = pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:b, s:s}", "cluster", cluster, "name",
@@ -359,7 +327,7 @@ struct ui_local {
 
 static void local_add(struct ui_local *l, const char *cluster, const json_t *m)
 {
-	json_t *fb = feedback_values(m);
+	json_t *fb = kobj_feedback_values(m);
 	const char *state = json_string_value(json_object_get(fb, "rollingState"));
 	enum ui_local_state c = local_class(state);
 	bool take = false;
@@ -1046,7 +1014,7 @@ static const char *resource_health(const json_t *res, const json_t *ms, const js
 		return cell_h;
 	}
 	if (!strcmp(sget(res, "kind"), "Rollout") && ms) {
-		json_t *fb = feedback_values(ms);
+		json_t *fb = kobj_feedback_values(ms);
 		enum ui_local_state lc = local_class(json_string_value(json_object_get(fb, "rollingState")));
 		static const char *const words[] = { "progressing", "progressing", "healthy", "failed" };
 
@@ -1079,7 +1047,7 @@ static const char *resource_health(const json_t *res, const json_t *ms, const js
 static json_t *cell_desired(const json_t *work, json_t **mix, const json_t *res, const json_t *svc)
 {
 	const json_t *ms = res ? manifest_status(work, mix, res) : NULL, *m;
-	json_t *fb = ms ? feedback_values(ms) : NULL, *v = NULL;
+	json_t *fb = ms ? kobj_feedback_values(ms) : NULL, *v = NULL;
 	size_t i;
 
 	if (fb && json_is_integer(json_object_get(fb, "desiredReplicas")))
@@ -1160,7 +1128,7 @@ static json_t *held_cell(const json_t *work, json_t **mix, const json_t *res, co
 	if (!work || !res)
 		return NULL;
 	ms = manifest_status(work, mix, res);
-	fb = ms ? feedback_values(ms) : json_object();
+	fb = ms ? kobj_feedback_values(ms) : json_object();
 	ready = int_or_null(fb, "readyReplicas");
 	json_decref(fb);
 	desired = cell_desired(work, mix, res, NULL);
