@@ -250,3 +250,21 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
 	*ret_cp = cp;
 	return len;
 }
+
+/* See codec.h. */
+uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* See codec.h. */
+uint64_t fnv1a_str(uint64_t h, const char *s)
+{
+	return fnv1a(h, s, strlen(s));
+}

@@ -32,6 +32,12 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp);
 void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 /* SHA-256 as lowercase hex into out[SHA256_HEX_LEN + 1]. Returns out. */
 char *sha256_hex(const void *data, size_t len, char *out);
+/* FNV-1a (64 bits) of n bytes of data, continued from h: start with
+ * FNV1A_INIT. A fast hash for tables and change detection, not for security. */
+#define FNV1A_INIT 14695981039346656037ULL
+uint64_t fnv1a(uint64_t h, const void *data, size_t n);
+/* The same over a NUL-terminated string. */
+uint64_t fnv1a_str(uint64_t h, const char *s);
 /* Constant-time comparison of n bytes: 0 when equal. */
 int memcmp_const(const void *a, const void *b, size_t n);
 /* Fill out with n cryptographically random bytes (getrandom). Returns 0 or -errno. */

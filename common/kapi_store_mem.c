@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "codec.h"
 #include "kapi_store.h"
 
 struct mem_node {
@@ -39,13 +40,8 @@ struct mem_store {
 
 static uint64_t hash_key(const char *s, size_t len)
 {
-	uint64_t h = 14695981039346656037ULL;
-	size_t i;
+	uint64_t h = fnv1a(FNV1A_INIT, s, len);
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
 	return h ^ (h >> 29);
 }
 

@@ -6,6 +6,7 @@
  * hunks are cut from it with TEXTDIFF_CONTEXT lines of context, changes
  * closer than twice that joined into one hunk, as diff -u does.
  */
+#include "codec.h"
 #include "textdiff.h"
 
 #include <errno.h>
@@ -141,13 +142,7 @@ void textdiff_lines_free(struct textdiff_lines *l)
 
 static uint64_t line_hash(const char *s)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return fnv1a_str(FNV1A_INIT, s);
 }
 
 /* Give equal lines of a and b equal ids (ida, idb: n entries each). */

@@ -38,24 +38,15 @@
 
 #include "alloc.h"
 #include "app_int.h"
+#include "codec.h"
 #include "kobj.h"
 #include "log.h"
 #include "timefmt.h"
 
-/* FNV-1a of s continued from h. */
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* The hash of "ns/name". */
 static uint64_t key_hash(const char *ns, const char *name)
 {
-	return fnv1a(fnv1a(fnv1a(14695981039346656037ULL, ns), "/"), name);
+	return fnv1a_str(fnv1a_str(fnv1a_str(14695981039346656037ULL, ns), "/"), name);
 }
 
 /* States ------------------------------------------------------------------ */

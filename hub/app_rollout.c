@@ -254,29 +254,24 @@ static void assign_groups(struct app_ctl *ctl, const json_t *props, struct membe
  * numBatches, message} or NULL. */
 static json_t *local_rollout(const json_t *work)
 {
-	const json_t *ms = kobj_get_path(work, "status.resourceStatus.manifests"), *m, *v;
-	size_t i, j;
+	static const char *const keys[] = {"rollingState", "message", "reason", "currentBatch", "numBatches",
+					   "upgradedReadyReplicas", "targetSize"};
+	size_t pos = 0, k;
+	const json_t *m = kobj_work_manifest_status(work, "standard.oam.dev", "Rollout", NULL, NULL, &pos);
+	json_t *fb, *out;
 
-	json_array_foreach(ms, i, m) {
-		const json_t *rm = json_object_get(m, "resourceMeta");
-		json_t *out;
+	if (!m)
+		return NULL;
+	fb = kobj_feedback_values(m);
+	out = json_pack("{s:s}", "name", sget(json_object_get(m, "resourceMeta"), "name"));
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		json_t *v = json_object_get(fb, keys[k]);
 
-		if (strcmp(sget(rm, "kind"), "Rollout") || strcmp(sget(rm, "group"), "standard.oam.dev"))
-			continue;
-		out = json_pack("{s:s}", "name", sget(rm, "name"));
-		json_array_foreach(kobj_get_path(m, "statusFeedback.values"), j, v) {
-			const char *n = sget(v, "name");
-			const json_t *fv = json_object_get(v, "fieldValue");
-
-			if (!strcmp(n, "rollingState") || !strcmp(n, "message") || !strcmp(n, "reason"))
-				json_object_set(out, !strcmp(n, "rollingState") ? "state" : n, json_object_get(fv, "string"));
-			else if (!strcmp(n, "currentBatch") || !strcmp(n, "numBatches") ||
-				 !strcmp(n, "upgradedReadyReplicas") || !strcmp(n, "targetSize"))
-				json_object_set(out, n, json_object_get(fv, "integer"));
-		}
-		return out;
+		if (v)
+			json_object_set(out, k == 0 ? "state" : keys[k], v);
 	}
-	return NULL;
+	json_decref(fb);
+	return out;
 }
 
 /* See app_int.h. */

@@ -394,6 +394,12 @@ static bool same_ns_name(const json_t *a, const json_t *b)
  * Deployment it replaces is known only here, from what the cluster's stored
  * work (old, may be NULL) held. For every Rollout of desired without a
  * spec.sourceRevisionName of its own:
+ *   - old has a Rollout of that name and namespace whose status feedback
+ *     says it failed and was rolled back (rollingBack, rollbackSucceed):
+ *     the klusterlet deleted its target and restored its source, so that
+ *     source is what runs: it is the source, unless it is the new target
+ *     itself (rolling back to the revision that runs: no source, the
+ *     klusterlet finds the target at full size);
  *   - old has a Rollout of that name and namespace to another target: the
  *     source is that target (a new revision; when the old rollout is still
  *     running, the klusterlet drains its sources too);
@@ -431,6 +437,21 @@ static const char *rollout_old_deployment(const json_t *desired, const json_t *o
 	return NULL;
 }
 
+/* Whether the klusterlet reports the Rollout manifest m of work old as
+ * failed and rolled back (its target deleted, its source restored). */
+static bool rolled_back(const json_t *old, const json_t *m)
+{
+	size_t pos = 0;
+	const json_t *ms = kobj_work_manifest_status(old, "standard.oam.dev", "Rollout", kobj_namespace(m),
+						     kobj_name(m), &pos);
+	json_t *fb = kobj_feedback_values(ms);
+	const char *st = json_string_value(json_object_get(fb, "rollingState"));
+	bool r = st && (!strcmp(st, "rollingBack") || !strcmp(st, "rollbackSucceed"));
+
+	json_decref(fb);
+	return r;
+}
+
 static void rollout_sources(json_t *desired, const json_t *old)
 {
 	json_t *dm = kobj_get_path(desired, "spec.workload.manifests");
@@ -450,16 +471,19 @@ static void rollout_sources(json_t *desired, const json_t *old)
 		if (!target || (kind && strcmp(kind, "Deployment")))
 			continue;
 		json_array_foreach(om, j, m) {
-			const char *otarget;
+			const char *otarget, *osource;
 
 			if (!is_rollout(m) || !same_ns_name(m, ro))
 				continue;
 			have_old = true;
 			otarget = json_string_value(kobj_get_path(m, "spec.targetRevisionName"));
-			if (otarget && strcmp(otarget, target))
+			osource = json_string_value(kobj_get_path(m, "spec.sourceRevisionName"));
+			if (rolled_back(old, m))
+				found = osource && strcmp(osource, target) ? osource : NULL;
+			else if (otarget && strcmp(otarget, target))
 				found = otarget;
 			else if (otarget)
-				found = json_string_value(kobj_get_path(m, "spec.sourceRevisionName"));
+				found = osource;
 			break;
 		}
 		comp = json_string_value(json_object_get(spec, "componentName"));

@@ -18,19 +18,14 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "codec.h"
 #include "hub_int.h"
 #include "kobj.h"
 #include "log.h"
 
 static uint64_t name_hash(const char *s)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return fnv1a_str(FNV1A_INIT, s);
 }
 
 /* See hub_int.h. */

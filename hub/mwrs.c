@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "codec.h"
 #include "hub_int.h"
 #include "kobj.h"
 #include "log.h"
@@ -136,12 +137,8 @@ static json_t *condition(const json_t *old_status, const char *type, const char 
 static void template_hash(const json_t *tmpl, char out[17])
 {
 	char *s = json_dumps(tmpl, JSON_COMPACT | JSON_SORT_KEYS);
-	uint64_t h = 14695981039346656037ULL;
+	uint64_t h = fnv1a_str(FNV1A_INIT, s ? s : "");
 
-	for (const char *p = s ? s : ""; *p; p++) {
-		h ^= (unsigned char)*p;
-		h *= 1099511628211ULL;
-	}
 	free(s);
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

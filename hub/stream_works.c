@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "codec.h"
 #include "kobj.h"
 #include "log.h"
 #include "stream_int.h"
@@ -48,13 +49,7 @@ static const struct kapi_write_opts stream_opts = {.field_manager = "nave-hub-st
 
 static uint64_t str_hash(const char *s)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return fnv1a_str(FNV1A_INIT, s);
 }
 
 /* Clusters -------------------------------------------------------------------- */

@@ -295,9 +295,11 @@ class UI(e2e.WorldCase):
         b.wait_for(tid("workflow-step", name="deploy"), regex=r"\S")
         self.shot("workflow")
 
-    def test_rollout_live_pause_resume(self):
-        w = self.make([(c, FLEET) for c in ("c1", "c2", "c3")], ready_delay="1s")
-        w.apply(rollout_app("nginx:1.27"))
+    def rollout_page(self, ready_delay, app):
+        """Three clusters, app rolled out (v1) everywhere, the browser on its Rollout tab; (world,
+        browser, the reload marker)."""
+        w = self.make([(c, FLEET) for c in ("c1", "c2", "c3")], ready_delay=ready_delay)
+        w.apply(app)
         self.wait_app(w, "web", lambda a: apps.dig(a, "status", "rollout", "phase") == "Succeeded" and
                       apps.dig(a, "status", "status") == "running", "v1 rolled out", timeout=120)
         b = self.open_browser()
@@ -305,7 +307,10 @@ class UI(e2e.WorldCase):
         b.goto(self.base() + "#/apps/default/web", wait={"selector": tid("app-detail", name="default/web")})
         b.click(tid("tab-rollout"))
         b.wait_for(tid("rollout-phase"), regex="Succeeded")
-        mark = self.set_mark()
+        return w, b, self.set_mark()
+
+    def test_rollout_live_pause_resume(self):
+        w, b, mark = self.rollout_page("1s", rollout_app("nginx:1.27"))
         before = b.text(tid("rollout-panel"))
         self.shot("rollout-v1")
 
@@ -349,16 +354,8 @@ class UI(e2e.WorldCase):
         self.assertEqual(b.console_errors()["page_errors"], [], "uncaught errors in the page")
 
     def test_rollout_failed(self):
-        w = self.make([(c, FLEET) for c in ("c1", "c2", "c3")], ready_delay="500ms")
-        w.apply(rollout_app("nginx:1.27", fail_deadline=5, minsucc="0", pause_between="0s"))
-        self.wait_app(w, "web", lambda a: apps.dig(a, "status", "rollout", "phase") == "Succeeded" and
-                      apps.dig(a, "status", "status") == "running", "v1 rolled out", timeout=120)
-        b = self.open_browser()
-        self.login()
-        b.goto(self.base() + "#/apps/default/web", wait={"selector": tid("app-detail", name="default/web")})
-        b.click(tid("tab-rollout"))
-        b.wait_for(tid("rollout-phase"), regex="Succeeded")
-        mark = self.set_mark()
+        w, b, mark = self.rollout_page("500ms", rollout_app("nginx:1.27", fail_deadline=5, minsucc="0",
+                                                            pause_between="0s"))
 
         # kubesim's default --fail-pattern is "fail": this tag never becomes ready.
         w.apply(rollout_app("nginx:fail-1", fail_deadline=5, minsucc="0", pause_between="0s"))
@@ -383,9 +380,9 @@ class UI(e2e.WorldCase):
         self.assert_not_reloaded(mark)
 
         # Roll back from the page: the dialog first (Cancel does nothing), then OK: the last
-        # good revision goes out as a new wave (as `navectl rollout rollback` does). Not
-        # awaited to its end: after a local rollback the hub names the deleted failed target
-        # as the new Rollout's source, so c1 ends in SourceNotFound (reported to the lead).
+        # good revision goes out as a new wave (as `navectl rollout rollback` does), and
+        # succeeds on every cluster, c1 included (its failed local rollout was rolled back:
+        # the old workload runs again, so it is not the deleted failed one that is drained).
         self.assertEqual(ro.get("revision"), "web-v2", ro)
         v1 = "web-v1"
         b.click(tid("rollout-rollback"))
@@ -398,6 +395,9 @@ class UI(e2e.WorldCase):
         self.wait_app(w, "web", lambda a: apps.dig(a, "status", "rollout", "revision") == v1,
                       "a rollback wave for %s" % v1, timeout=30)
         b.wait_for(tid("rollout-panel"), regex=r"%s(?!\d)" % v1, timeout=LIVE_S * 1000)
+        self.wait_app(w, "web", lambda a: apps.dig(a, "status", "rollout", "phase") == "Succeeded",
+                      "the rollback wave to succeed", timeout=90)
+        b.wait_for(tid("rollout-phase"), regex="Succeeded", timeout=LIVE_S * 1000)
         self.shot("rollback")
         self.assert_not_reloaded(mark)
 
