@@ -401,6 +401,41 @@ class UI(e2e.WorldCase):
         self.shot("rollback")
         self.assert_not_reloaded(mark)
 
+    def test_hub_restart(self):
+        """The hub killed under an open page: the page says it is reconnecting, then (sessions live
+        in the hub's memory) asks for a login by itself, and after it is live again where it was."""
+        w = self.make([(c, FLEET) for c in ("c1", "c2")])
+        w.apply(apps.app_obj("web", {"components": [apps.webservice("web", "nginx:1.27")],
+                                     "policies": [apps.topology("everywhere", selector=FLEET)],
+                                     "workflow": {"steps": [apps.deploy("deploy", "everywhere")]}}))
+        self.wait_running(w, "web")
+        b = self.open_browser()
+        self.login()
+        b.goto(self.base() + "#/apps/default/web", wait={"selector": tid("app-detail", name="default/web")})
+        b.click(tid("tab-matrix"))
+        b.wait_for(self.cell_sel("web", "c1"), regex=r"web-v1", timeout=LIVE_S * 1000)
+        b.wait_for(tid("live-status"), regex="^live$", timeout=LIVE_S * 1000)
+        mark = self.set_mark()
+
+        w.hub.kill9()
+        b.wait_for(tid("live-status"), regex="reconnecting", timeout=LIVE_S * 1000)
+        w.start_hub()
+        b.wait_for(tid("login-form"), timeout=30000)
+        self.shot("login-after-restart")
+        self.assert_not_reloaded(mark)
+        b.fill(tid("login-token"), admin_token(w))
+        b.click(tid("login-submit"))
+        b.wait_for(tid("app-detail", name="default/web"), timeout=LIVE_S * 1000)
+        b.wait_for(tid("live-status"), regex="^live$", timeout=LIVE_S * 1000)
+        # live again: a change made now reaches the matrix without a reload
+        w.apply(apps.app_obj("web", {"components": [apps.webservice("web", "nginx:1.28")],
+                                     "policies": [apps.topology("everywhere", selector=FLEET)],
+                                     "workflow": {"steps": [apps.deploy("deploy", "everywhere")]}}))
+        b.click(tid("tab-matrix"))
+        b.wait_for(self.cell_sel("web", "c1"), regex=r"web-v2", timeout=60000)
+        self.shot("live-after-restart")
+        self.assert_not_reloaded(mark)
+
     def test_page_hygiene(self):
         w = self.make([(c, FLEET) for c in ("c1", "c2", "c3")])
         w.apply(apps.app_obj("web", {"components": [apps.webservice("web", "nginx:1.27")],
