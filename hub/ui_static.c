@@ -136,5 +136,6 @@ void ui_static_http(struct hub *h, struct httpd_req *req)
 		httpd_respond(req, 304, NULL, "", 0);
 		return;
 	}
-	httpd_respond(req, 200, a->type, head ? "" : a->text, head ? 0 : a->len);
+	/* httpd writes no body for HEAD, with the Content-Length of this one */
+	httpd_respond(req, 200, a->type, a->text, a->len);
 }

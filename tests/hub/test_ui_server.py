@@ -143,6 +143,8 @@ def t_static():
             check(st == 200, "another ETag: %d" % st)
         st, hs, b = h.raw("HEAD", "/ui/app.js")
         check(st == 200 and b == b"", "HEAD: %d %d bytes" % (st, len(b)))
+        with open(os.path.join(HERE, "..", "..", "hub", "ui", "app.js"), "rb") as f:
+            check(hs.get("content-length") == str(len(f.read())), "HEAD: Content-Length %s" % hs.get("content-length"))
         for p in ("/ui/nope.js", "/ui/../hub.json", "/ui/%2e%2e/hub.json", "/ui/..%2fhub.json", "/ui/.hidden",
                   "/ui/a/b", "/ui/index.html/", "/ui/" + "a" * 300, "/ui/..",
                   "/ui/%2e%2e%2f%2e%2e%2fetc%2fpasswd"):
