@@ -1217,7 +1217,7 @@ function rolloutPanel(ns, name, wave, locals, row, refresh)
 	const failed = isFailed(phase) || (wave && wave.aborted);
 	const phaseEl = h('div', { class: 'rollout-phase', testid: 'rollout-phase' },
 		h('span', { class: `badge badge-${failed ? 'failed' : /^paused$/i.test(phase) ? 'paused' : stateHealth(phase)}`, text: phase }),
-		paused ? [' ', h('span', { class: 'badge badge-paused', text: 'paused' })] : null,
+		paused && !/^paused$/i.test(phase) ? [' ', h('span', { class: 'badge badge-paused', text: 'paused' })] : null,
 		failed ? [' ', h('span', { class: 'badge badge-failed', testid: 'rollout-failed', text: 'failed' })] : null);
 	const head = h('div', { class: 'rollout-head' },
 		h('h2', null, h('a', { href: `#/apps/${enc(ns)}/${enc(name)}/rollout`, text: name }), h('span', { class: 'muted', text: ` in ${ns}` }),
