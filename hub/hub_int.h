@@ -81,6 +81,7 @@ struct hub_config {
 	bool store_sync_normal;
 	bool metrics_anonymous;
 	int app_revisions;          /* ApplicationRevisions kept per application (--app-revisions) */
+	int watch_history;          /* changes a watch can resume from (--watch-history; 0: the store's default) */
 	int64_t ui_session_ttl_s;   /* web view sessions end this long after login (--ui-session-ttl) */
 	int64_t ui_session_idle_s;  /* ... or this long after their last request (--ui-session-idle) */
 	uint8_t admin_hash[SHA256_LEN]; /* SHA-256 of the admin token */

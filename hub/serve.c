@@ -523,6 +523,8 @@ static void serve_usage(FILE *out)
 		"                              (trusted setups only; off by default)\n"
 		"  --max-work-bytes N          cap on a ManifestWork's manifests, bytes (default 512000)\n"
 		"  --app-revisions N           ApplicationRevisions kept per application (default 10)\n"
+		"  --watch-history N           changes kept for watches to resume from (default 1024;\n"
+		"                              16..1000000; older resourceVersions get 410 Expired)\n"
 		"  --store-sync full|normal    fsync every commit (full, default: survives power loss) or\n"
 		"                              only at checkpoints (normal: survives kill -9)\n"
 		"  --metrics-anonymous         serve /metrics without the admin token\n"
@@ -692,6 +694,7 @@ static int parse_serve_flags(struct hub *h, int argc, char **argv, struct errbuf
 		{"auto-accept", no_argument, NULL, 'a'},
 		{"max-work-bytes", required_argument, NULL, 'w'},
 		{"app-revisions", required_argument, NULL, 'R'},
+		{"watch-history", required_argument, NULL, 'W'},
 		{"store-sync", required_argument, NULL, 'S'},
 		{"metrics-anonymous", no_argument, NULL, 'm'},
 		{"ui-session-ttl", required_argument, NULL, 'T'},
@@ -759,6 +762,13 @@ static int parse_serve_flags(struct hub *h, int argc, char **argv, struct errbuf
 			if (errno || *end || v < 1 || v > 1000)
 				return errbuf_set(err, -EINVAL, "--app-revisions %s: expected 1..1000", optarg);
 			h->cfg.app_revisions = (int)v;
+			break;
+		case 'W':
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (errno || *end || v < 16 || v > 1000000)
+				return errbuf_set(err, -EINVAL, "--watch-history %s: expected 16..1000000", optarg);
+			h->cfg.watch_history = (int)v;
 			break;
 		case 'S':
 			if (strcmp(optarg, "full") && strcmp(optarg, "normal"))
@@ -854,7 +864,8 @@ int hub_serve_main(int argc, char **argv)
 	if ((r = check_serving_cert(h, &err)) < 0)
 		goto fail;
 	{
-		struct store_sqlite_config sc = {.path = db, .sync_normal = h->cfg.store_sync_normal, .loop = &loop};
+		struct store_sqlite_config sc = {.path = db, .sync_normal = h->cfg.store_sync_normal, .loop = &loop,
+						 .history = (size_t)h->cfg.watch_history};
 
 		if ((r = store_sqlite_open(&sc, &store, &err)) < 0)
 			goto fail;

@@ -36,7 +36,8 @@
 #include "kapi_store.h"
 
 #define STORE_SQLITE_SCHEMA 1          /* the schema version this code writes */
-#define STORE_SQLITE_HISTORY 8192      /* default watch window (changes kept in memory) */
+#define STORE_SQLITE_HISTORY 1024      /* default watch window (changes kept in memory; each holds
+					 * the object's old and new versions) */
 #define STORE_SQLITE_OBJECT_MAX (4u << 20) /* cap on one stored object's JSON, bytes */
 #define STORE_SQLITE_CKPT_PAGES 1000   /* WAL pages that trigger a background checkpoint */
 #define STORE_SQLITE_BUCKETS 12        /* commit latency histogram buckets (+Inf extra) */

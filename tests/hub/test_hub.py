@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubtest import DATA, HubError, Hub, make_csr, openssl, run_tests, wait_for  # noqa: E402
+from hubtest import DATA, HUB, HubError, Hub, make_csr, openssl, run_tests, wait_for  # noqa: E402
 
 WORKS = "/apis/work.open-cluster-management.io/v1"
 CLUSTERS = "/apis/cluster.open-cluster-management.io/v1/managedclusters"
@@ -531,6 +531,45 @@ def t_kill9():
         h.cleanup()
 
 
+def t_watch_history():
+    """--watch-history N: a watch can resume from the last N changes; older resourceVersions get 410
+    Expired (relist), newer ones stream; a bad value is refused naming the flag."""
+    mcs = "/apis/cluster.open-cluster-management.io/v1/managedclusters"
+
+    def mc(name):
+        return {"apiVersion": "cluster.open-cluster-management.io/v1", "kind": "ManagedCluster",
+                "metadata": {"name": name}, "spec": {"hubAcceptsClient": True}}
+
+    def body(h):
+        st, first = h.request("POST", mcs, mc("wh-0"))
+        check(st == 201, "create: %d %s" % (st, first))
+        old_rv = first["metadata"]["resourceVersion"]
+        for i in range(1, 40):
+            st, b = h.request("POST", mcs, mc("wh-%d" % i))
+            check(st == 201, "create %d: %d" % (i, st))
+        new_rv = b["metadata"]["resourceVersion"]
+        def flat(t):
+            return (json.dumps(t) if isinstance(t, (dict, list)) else str(t)).replace(" ", "")
+
+        st, text = h.request("GET", mcs + "?watch=true&timeoutSeconds=1&resourceVersion=" + old_rv)
+        expired = st == 410 or (st == 200 and '"code":410' in flat(text))
+        check(expired, "a watch from a resourceVersion 40 changes back with --watch-history 16: %d %s"
+              % (st, str(text)[:300]))
+        st, text = h.request("GET", mcs + "?watch=true&timeoutSeconds=1&resourceVersion=" + new_rv)
+        check(st == 200 and '"code":410' not in flat(text),
+              "a watch from the last change: %d %s" % (st, str(text)[:300]))
+    with_hub(body, serve_args=["--watch-history", "16"])
+    for bad in ("8", "abc", "2000000"):
+        h = Hub()
+        try:
+            r = subprocess.run([HUB, "serve", "--data-dir", h.data, "--watch-history", bad],
+                               capture_output=True, text=True, timeout=30)
+            check(r.returncode != 0 and "--watch-history" in r.stderr,
+                  "--watch-history %s: exit %d, %s" % (bad, r.returncode, r.stderr))
+        finally:
+            h.cleanup()
+
+
 # --- bad inputs -------------------------------------------------------------------------------
 
 def t_bad_inputs():
@@ -658,6 +697,7 @@ TESTS = {
     "kubectl": t_kubectl,
     "kill9": t_kill9,
     "bad_inputs": t_bad_inputs,
+    "watch_history": t_watch_history,
 }
 
 if __name__ == "__main__":
