@@ -371,18 +371,24 @@ json_t *kobj_get_path(const json_t *o, const char *dotted)
 }
 
 /* See kobj.h. */
-json_t *kobj_condition(const json_t *o, const char *type)
+json_t *kobj_array_find(const json_t *arr, const char *key, const char *value)
 {
-	json_t *c;
+	json_t *e;
 	size_t i;
 
-	json_array_foreach(kobj_get_path(o, "status.conditions"), i, c) {
-		const char *t = json_string_value(json_object_get(c, "type"));
+	json_array_foreach(arr, i, e) {
+		const char *v = json_string_value(json_object_get(e, key));
 
-		if (t && !strcmp(t, type))
-			return c;
+		if (v && !strcmp(v, value))
+			return e;
 	}
 	return NULL;
+}
+
+/* See kobj.h. */
+json_t *kobj_condition(const json_t *o, const char *type)
+{
+	return kobj_array_find(kobj_get_path(o, "status.conditions"), "type", type);
 }
 
 /* See kobj.h. */

@@ -64,6 +64,10 @@ json_t *kobj_get_path(const json_t *o, const char *dotted);
  * array): present in one only, or unequal. Either object NULL: true. */
 bool kobj_paths_differ(const json_t *a, const json_t *b, const char *const *paths);
 
+/* The first object of array arr whose string member key equals value
+ * (borrowed), or NULL (also when arr is not an array). */
+json_t *kobj_array_find(const json_t *arr, const char *key, const char *value);
+
 /* The entry of o's status.conditions whose type is type (borrowed), or NULL. */
 json_t *kobj_condition(const json_t *o, const char *type);
 /* That condition's status ("True", "False", "Unknown"; borrowed), or NULL. */

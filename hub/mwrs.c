@@ -336,30 +336,12 @@ static json_t *counts_json(const struct mwrs_counts *c)
 /* The old wave state of a placement in status.rollout (borrowed) or NULL. */
 static const json_t *old_rollout(const json_t *mw, const char *placement)
 {
-	json_t *r;
-	size_t i;
-
-	json_array_foreach(kobj_get_path(mw, "status.rollout"), i, r) {
-		const char *p = json_string_value(json_object_get(r, "placement"));
-
-		if (p && !strcmp(p, placement))
-			return r;
-	}
-	return NULL;
+	return kobj_array_find(kobj_get_path(mw, "status.rollout"), "placement", placement);
 }
 
 static const json_t *old_cluster(const json_t *ro, const char *name)
 {
-	json_t *c;
-	size_t i;
-
-	json_array_foreach(json_object_get(ro, "clusters"), i, c) {
-		const char *n = json_string_value(json_object_get(c, "name"));
-
-		if (n && !strcmp(n, name))
-			return c;
-	}
-	return NULL;
+	return kobj_array_find(json_object_get(ro, "clusters"), "name", name);
 }
 
 struct mwrs_run {
